@@ -1,0 +1,41 @@
+# `make run` and `make test` set everything up on a fresh machine (see README.md).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+# The PostgreSQL pass of the test suite; the test runner creates and drops test_yaptide.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/yaptide
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: run test test-sqlite test-postgres lint services bench clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==26.3
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(BIN)/.installed
+
+run: venv
+	PORT=$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" docker/entrypoint.sh dev
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
+	DJANGO_DEBUG=1 $(BIN)/python manage.py check
+
+services:
+	bash .ci/services
+
+test-sqlite: venv
+	DATABASE_URL=sqlite://:memory: $(BIN)/pytest -m "not integration"
+
+test-postgres: venv services
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest
+
+test: lint test-sqlite test-postgres
+
+clean:
+	rm -rf $(VENV) var/

@@ -1,0 +1,82 @@
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.utils import timezone
+from polymorphic.managers import PolymorphicManager
+from polymorphic.models import PolymorphicModel
+
+from .choices import AuthProvider
+from .fields import EncryptedTextField
+
+
+class UserManager(PolymorphicManager, BaseUserManager):
+    """Polymorphic manager whose natural key (used by password login and createsuperuser) is a local user."""
+
+    def get_by_natural_key(self, username):
+        return self.get(username=username, auth_provider=AuthProvider.YAPTIDE)
+
+    def create_user(self, username, password=None, **extra_fields):
+        user = YaptideUser(username=username, **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, username, password=None, **extra_fields):
+        extra_fields.update(is_staff=True, is_superuser=True)
+        return self.create_user(username, password, **extra_fields)
+
+
+class User(PolymorphicModel, AbstractBaseUser, PermissionsMixin):
+    """A person who runs simulations; the child class says how they sign in."""
+
+    AUTH_PROVIDER: str = ""
+
+    username = models.CharField(max_length=150)
+    auth_provider = models.CharField(max_length=32, choices=AuthProvider.choices, editable=False)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False, help_text="Can log in to the admin site.")
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "username"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["username", "auth_provider"], name="user_unique_username_per_provider")
+        ]
+
+    def save(self, *args, **kwargs):
+        # The discriminator follows the class, never input.
+        if self.AUTH_PROVIDER:
+            self.auth_provider = self.AUTH_PROVIDER
+        super().save(*args, **kwargs)
+
+    def __str__(self):
+        return f"{self.username} ({self.auth_provider})"
+
+
+class YaptideUser(User):
+    """A local account that logs in with a password (hashed by Django's hashers)."""
+
+    AUTH_PROVIDER = AuthProvider.YAPTIDE
+
+    class Meta:
+        verbose_name = "local user"
+
+
+class KeycloakUser(User):
+    """An account made on first Keycloak (PLGrid) login; never logs in with a password."""
+
+    AUTH_PROVIDER = AuthProvider.KEYCLOAK
+
+    cert = EncryptedTextField(blank=True, default="")
+    private_key = EncryptedTextField(blank=True, default="")
+
+    class Meta:
+        verbose_name = "Keycloak user"
+
+    def save(self, *args, **kwargs):
+        if self.has_usable_password():
+            self.set_unusable_password()
+        super().save(*args, **kwargs)

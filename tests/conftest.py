@@ -1,0 +1,32 @@
+import pytest
+
+from simulations.services import simulation_submit
+
+from .factories import UserFactory, editor_project
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def other_user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def submit(db, user):
+    """Submits an EDITOR dummy simulation through the service; returns (simulation, update key)."""
+
+    def _submit(*, owner=None, ntasks: int = 2, primaries: int = 1000, **kwargs):
+        return simulation_submit(
+            user=owner or user,
+            sim_type=kwargs.pop("sim_type", "dummy"),
+            input_type="EDITOR",
+            ntasks=ntasks,
+            input_json=kwargs.pop("input_json", None) or editor_project(primaries=primaries),
+            **kwargs,
+        )
+
+    return _submit
