@@ -24,6 +24,9 @@ class Simulation(PolymorphicModel):
     sim_type = models.CharField(max_length=16, choices=SimType.choices)
     job_state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.UNKNOWN)
     update_key_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
+    results_version = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Bumped by every results upload; part of the results ETag."
+    )
 
     class Meta:
         indexes = [

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
-from django.db.models import Count
+from django.db.models import Count, F
 from django.utils import timezone
 
 from clusters.models import Cluster
@@ -348,6 +348,7 @@ def results_store(*, simulation: Simulation, estimators: list[dict]) -> list[Est
             page_rows[(file_name, number)] = (number, page_name, dimension, compress_json(orjson.dumps(page)))
     if not estimator_rows:
         return []
+    Simulation.objects.filter(pk=simulation.pk).update(results_version=F("results_version") + 1)
     Estimator.objects.bulk_create(
         sorted(estimator_rows.values(), key=lambda row: row.file_name),
         update_conflicts=True,
