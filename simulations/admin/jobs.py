@@ -1,0 +1,368 @@
+"""Admin for simulations and tasks: polymorphic lists, read-only pages with inlines, actions that call services."""
+
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Count
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from polymorphic.admin import PolymorphicChildModelAdmin, PolymorphicParentModelAdmin
+
+from yaptide_site.errors import ServiceError
+
+from ..choices import DELETABLE_STATES
+from ..models import (
+    BatchSimulation,
+    BatchTask,
+    CelerySimulation,
+    CeleryTask,
+    Estimator,
+    Input,
+    Logfiles,
+    Simulation,
+    Task,
+)
+from ..services import simulation_cancel, simulation_delete, task_remove, update_key_issue
+from .display import logfiles_display, pretty_json
+
+
+def admin_link(obj, label=None) -> str:
+    """A link to the admin page of `obj` (polymorphic parents send it on to the child's page)."""
+    if obj is None:
+        return "-"
+    opts = obj._meta
+    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+    return format_html('<a href="{}">{}</a>', url, label if label is not None else str(obj))
+
+
+def child_type(obj) -> str:
+    """The verbose name of a polymorphic row's child class, from the cached content types (no query per row)."""
+    model = ContentType.objects.get_for_id(obj.polymorphic_ctype_id).model_class()
+    return model._meta.verbose_name if model else "?"
+
+
+class ReadOnlyInline:
+    """An inline that only shows rows, each with a link to its own admin page."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class TaskInline(ReadOnlyInline, admin.TabularInline):
+    model = Task
+    fields = [
+        "task_id",
+        "task_state",
+        "requested_primaries",
+        "simulated_primaries",
+        "estimated_time",
+        "start_time",
+        "end_time",
+        "last_update_time",
+    ]
+    readonly_fields = fields
+    ordering = ["task_id"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).non_polymorphic()
+
+
+class EstimatorInline(ReadOnlyInline, admin.TabularInline):
+    model = Estimator
+    fields = ["name", "file_name", "position", "page_count"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("compressed_data").annotate(page_count=Count("pages"))
+
+    @admin.display(description="Pages")
+    def page_count(self, estimator):
+        return estimator.page_count
+
+
+class InputInline(ReadOnlyInline, admin.StackedInline):
+    model = Input
+    fields = ["payload"]
+    readonly_fields = fields
+    classes = ["collapse"]
+
+    @admin.display(description="Input (decoded)")
+    def payload(self, row):
+        return pretty_json(row.data)
+
+
+class LogfilesInline(ReadOnlyInline, admin.StackedInline):
+    model = Logfiles
+    fields = ["payload"]
+    readonly_fields = fields
+    verbose_name_plural = "logfiles"
+
+    @admin.display(description="Log files (decoded)")
+    def payload(self, row):
+        return logfiles_display(row.data)
+
+
+SIMULATION_FIELDS = [
+    "job_id",
+    "title",
+    "user_link",
+    "platform",
+    "sim_type",
+    "input_type",
+    "job_state",
+    "start_time",
+    "end_time",
+    "update_key",
+    "results_version",
+]
+
+
+class SimulationChildAdmin(PolymorphicChildModelAdmin):
+    """The page of one simulation: its fields read-only (title aside), and its tasks, results and logs inline."""
+
+    base_model = Simulation
+    inlines = [InputInline, TaskInline, EstimatorInline, LogfilesInline]
+    own_fields: list[str] = []
+
+    def get_fieldsets(self, request, obj=None):
+        return [(None, {"fields": SIMULATION_FIELDS}), (self.model._meta.verbose_name, {"fields": self.own_fields})]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [name for name in SIMULATION_FIELDS + self.own_fields if name != "title"]
+
+    def has_add_permission(self, request):
+        return False  # simulations are made by submitting them
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and (obj is None or obj.job_state in DELETABLE_STATES)
+
+    def delete_model(self, request, obj):
+        simulation_delete(simulation=obj)
+
+    @admin.display(description="User")
+    def user_link(self, simulation):
+        return admin_link(simulation.user)
+
+    @admin.display(description="Update key")
+    def update_key(self, simulation):
+        return "set (only its SHA-256 is stored)" if simulation.update_key_hash else "not set"
+
+
+@admin.register(CelerySimulation)
+class CelerySimulationAdmin(SimulationChildAdmin):
+    own_fields = ["merge_id"]
+
+
+@admin.register(BatchSimulation)
+class BatchSimulationAdmin(SimulationChildAdmin):
+    own_fields = ["cluster_link", "job_dir", "array_id", "collect_id"]
+
+    @admin.display(description="Cluster")
+    def cluster_link(self, simulation):
+        return admin_link(simulation.cluster)
+
+
+@admin.register(Simulation)
+class SimulationAdmin(PolymorphicParentModelAdmin):
+    """All simulations: a fixed number of queries per page (no child rows, no payloads, user joined)."""
+
+    base_model = Simulation
+    child_models = [CelerySimulation, BatchSimulation]
+    list_display = [
+        "job_id",
+        "title",
+        "user",
+        "simulation_type",
+        "sim_type",
+        "input_type",
+        "job_state",
+        "start_time",
+        "end_time",
+    ]
+    list_filter = [
+        "job_state",
+        "platform",
+        "sim_type",
+        "input_type",
+        ("user", admin.RelatedOnlyFieldListFilter),
+        "start_time",
+    ]
+    search_fields = ["job_id", "title", "user__username"]
+    list_select_related = ["user"]
+    show_full_result_count = False
+    ordering = ["-start_time", "-id"]
+    actions = ["cancel_simulations", "delete_finished_simulations", "issue_update_keys"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).non_polymorphic()
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # deleting goes through simulation_delete, which refuses unfinished jobs
+        return actions
+
+    def has_add_permission(self, request):
+        return False
+
+    def lookup_allowed(self, lookup, value, request=None):
+        # The cluster list links here with its batch simulations.
+        return lookup == "batchsimulation__cluster__id__exact" or super().lookup_allowed(lookup, value, request)
+
+    @admin.display(description="Type", ordering="platform")
+    def simulation_type(self, simulation):
+        return child_type(simulation)
+
+    @admin.action(description="Cancel selected simulations", permissions=["change"])
+    def cancel_simulations(self, request, queryset):
+        canceled, refused = [], []
+        for simulation in queryset:
+            try:
+                simulation_cancel(simulation=simulation)
+                canceled.append(simulation.job_id)
+            except ServiceError as error:
+                refused.append(error.message)
+        if canceled:
+            self.message_user(request, f"Canceled {len(canceled)} simulation(s).", messages.SUCCESS)
+        for message in refused:
+            self.message_user(request, f"Not canceled: {message}", messages.WARNING)
+
+    @admin.action(description="Delete selected finished simulations", permissions=["delete"])
+    def delete_finished_simulations(self, request, queryset):
+        simulations = list(queryset.only("id", "job_id", "job_state"))
+        finished = [s for s in simulations if s.job_state in DELETABLE_STATES]
+        unfinished = [s for s in simulations if s.job_state not in DELETABLE_STATES]
+        if request.POST.get("post") != "yes" and finished:
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Delete finished simulations?",
+                "opts": self.model._meta,
+                "finished": finished,
+                "unfinished": unfinished,
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                "action": "delete_finished_simulations",
+            }
+            return TemplateResponse(request, "admin/simulations/simulation/delete_finished_confirmation.html", context)
+        deleted = 0
+        for simulation in finished:
+            try:
+                simulation_delete(simulation=simulation)
+                deleted += 1
+            except ServiceError as error:  # its state changed since the confirmation page
+                unfinished.append(simulation)
+                self.message_user(request, f"Not deleted: {error.message}", messages.WARNING)
+        if deleted:
+            self.message_user(request, f"Deleted {deleted} finished simulation(s).", messages.SUCCESS)
+        if unfinished:
+            names = ", ".join(f"{s.job_id} ({s.job_state})" for s in unfinished)
+            self.message_user(request, f"Not deleted, not finished (cancel them first): {names}", messages.WARNING)
+
+    @admin.action(description="Issue a new update key (the old one stops working)", permissions=["change"])
+    def issue_update_keys(self, request, queryset):
+        for simulation in queryset:
+            key = update_key_issue(simulation=simulation)
+            self.message_user(
+                request,
+                f"New update key of {simulation.job_id}: {key} (shown only this once; the old key is revoked).",
+                messages.SUCCESS,
+            )
+
+
+class TaskChildAdmin(PolymorphicChildModelAdmin):
+    """The page of one task, read-only; removing it goes through simulations.services.task_remove."""
+
+    base_model = Task
+    own_fields: list[str] = []
+    task_fields = [
+        "simulation_link",
+        "task_id",
+        "platform",
+        "task_state",
+        "requested_primaries",
+        "simulated_primaries",
+        "estimated_time",
+        "start_time",
+        "end_time",
+        "last_update_time",
+    ]
+
+    def get_fieldsets(self, request, obj=None):
+        return [(None, {"fields": self.task_fields}), (self.model._meta.verbose_name, {"fields": self.own_fields})]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.task_fields + self.own_fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def delete_model(self, request, obj):
+        task_remove(simulation=obj.simulation, task_id=obj.task_id)
+
+    @admin.display(description="Simulation")
+    def simulation_link(self, task):
+        return admin_link(task.simulation)
+
+
+@admin.register(CeleryTask)
+class CeleryTaskAdmin(TaskChildAdmin):
+    own_fields = ["celery_id"]
+
+
+@admin.register(BatchTask)
+class BatchTaskAdmin(TaskChildAdmin):
+    pass
+
+
+@admin.register(Task)
+class TaskAdmin(PolymorphicParentModelAdmin):
+    """All tasks, with their simulation's job id; a fixed number of queries per page."""
+
+    base_model = Task
+    child_models = [CeleryTask, BatchTask]
+    list_display = [
+        "__str__",
+        "simulation_job_id",
+        "task_id",
+        "task_type",
+        "task_state",
+        "requested_primaries",
+        "simulated_primaries",
+        "estimated_time",
+        "start_time",
+        "end_time",
+        "last_update_time",
+    ]
+    list_filter = ["task_state", "platform"]
+    search_fields = ["simulation__job_id"]
+    list_select_related = ["simulation"]
+    show_full_result_count = False
+    ordering = ["-simulation_id", "task_id"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).non_polymorphic()
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="Job id", ordering="simulation__job_id")
+    def simulation_job_id(self, task):
+        return task.simulation.job_id
+
+    @admin.display(description="Type", ordering="platform")
+    def task_type(self, task):
+        return child_type(task)
