@@ -1,4 +1,10 @@
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
+from rest_framework_simplejwt.settings import api_settings
+
+from .models import User
 
 ACCESS_COOKIE = "access_token"
 REFRESH_COOKIE = "refresh_token"
@@ -16,3 +22,27 @@ class CookieOrHeaderJWTAuthentication(JWTAuthentication):
             return None
         token = self.get_validated_token(raw.encode())
         return self.get_user(token), token
+
+    def get_user(self, validated_token):
+        """The token's user in one query (the base row; views need no provider-specific field)."""
+        try:
+            user_id = validated_token[api_settings.USER_ID_CLAIM]
+        except KeyError:
+            raise InvalidToken(_("Token contained no recognizable user identification")) from None
+        user = User.objects.non_polymorphic().filter(**{api_settings.USER_ID_FIELD: user_id}).first()
+        if user is None or not user.is_active:
+            raise AuthenticationFailed(_("User not found or inactive"), code="user_not_found")
+        return user
+
+
+class CookieOrHeaderJWTScheme(OpenApiAuthenticationExtension):
+    """Documents our JWT: a Bearer header (scripts) or the HttpOnly access_token cookie (browsers)."""
+
+    target_class = CookieOrHeaderJWTAuthentication
+    name = ["jwtBearer", "jwtCookie"]
+
+    def get_security_definition(self, auto_schema):
+        return [
+            {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+            {"type": "apiKey", "in": "cookie", "name": ACCESS_COOKIE},
+        ]

@@ -1,11 +1,78 @@
-"""API-wide error handling: every error body is JSON with a human-readable `message`."""
+"""API-wide plumbing: orjson parsing and rendering, JSON error bodies with a `message`, error schemas."""
 
+import datetime
+import decimal
+import uuid
+
+import orjson
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
-from rest_framework import exceptions
+from django.utils.functional import Promise
+from rest_framework import exceptions, serializers
+from rest_framework.parsers import BaseParser
+from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from .errors import ServiceError
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = 413
+    default_detail = "request body is too large"
+    default_code = "payload_too_large"
+
+
+def _too_large() -> PayloadTooLarge:
+    return PayloadTooLarge(f"request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes")
+
+
+class ORJSONParser(BaseParser):
+    """JSON bodies parsed by orjson in one call (results uploads are megabytes of floats)."""
+
+    media_type = "application/json"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        request = (parser_context or {}).get("request")
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        length = int(request.META.get("CONTENT_LENGTH") or 0) if request is not None else 0
+        if limit is not None and length > limit:
+            raise _too_large()
+        raw = stream.read(limit + 1) if limit is not None else stream.read()
+        if limit is not None and len(raw) > limit:
+            raise _too_large()
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError as error:
+            raise exceptions.ParseError(f"JSON parse error: {error}") from None
+
+
+def _default(value):
+    if isinstance(value, Promise):
+        return str(value)
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, uuid.UUID | datetime.timedelta):
+        return str(value)
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "__iter__"):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+class ORJSONRenderer(BaseRenderer):
+    """JSON responses rendered by orjson."""
+
+    media_type = "application/json"
+    format = "json"
+    charset = None
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if data is None:
+            return b""
+        return orjson.dumps(data, default=_default, option=orjson.OPT_NON_STR_KEYS)
 
 
 def _first_message(detail) -> str:
@@ -25,6 +92,8 @@ def exception_handler(exc, context):
         if exc.field:
             body["errors"] = {exc.field: [exc.message]}
         return Response(body, status=exc.status)
+    if isinstance(exc, RequestDataTooBig):
+        exc = _too_large()
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     response = drf_exception_handler(exc, context)
@@ -32,7 +101,21 @@ def exception_handler(exc, context):
         return None
     detail = response.data
     if isinstance(exc, exceptions.ValidationError):
+        if not isinstance(detail, dict):
+            detail = {"non_field_errors": detail if isinstance(detail, list) else [detail]}
         response.data = {"message": _first_message(detail), "errors": detail}
     else:
         response.data = {"message": _first_message(detail)}
     return response
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error body: a human-readable message, and for invalid input the errors per field."""
+
+    message = serializers.CharField()
+    errors = serializers.DictField(child=serializers.JSONField(), required=False)
+
+
+def error_responses(*statuses: int) -> dict:
+    """extend_schema `responses` entries for the given error statuses."""
+    return {status: ErrorSerializer for status in statuses}

@@ -1,0 +1,73 @@
+"""Verification of Keycloak (PLGrid) access tokens against the realm's published keys."""
+
+import threading
+
+import jwt
+from django.conf import settings
+
+ACCESS_CLAIM = "plgridAccessServices"
+ACCESS_SERVICE = "PLG_YAPTIDE_ACCESS"
+
+
+class KeycloakError(Exception):
+    """A Keycloak token we do not accept; `status` is the HTTP status to answer with."""
+
+    status = 401
+
+
+class KeycloakAccessDenied(KeycloakError):
+    status = 403
+
+
+class KeycloakUnavailable(KeycloakError):
+    status = 503
+
+
+_clients: dict[str, jwt.PyJWKClient] = {}
+_clients_lock = threading.Lock()
+
+
+def _jwks_client() -> jwt.PyJWKClient:
+    """One cached JWKS client per configured URL; keys are refetched after KEYCLOAK_JWKS_CACHE_SECONDS."""
+    url = settings.KEYCLOAK_JWKS_URL
+    if not url or not settings.KEYCLOAK_ISSUER:
+        raise KeycloakUnavailable("Keycloak login is not configured")
+    with _clients_lock:
+        client = _clients.get(url)
+        if client is None:
+            client = _clients[url] = jwt.PyJWKClient(
+                url, cache_jwk_set=True, lifespan=max(settings.KEYCLOAK_JWKS_CACHE_SECONDS, 1), timeout=10
+            )
+    return client
+
+
+def keycloak_claims(token: str) -> dict:
+    """The verified claims of a Keycloak access token with yaptide access; raises KeycloakError otherwise.
+
+    RS256 only; iss, aud (our configured audience), exp and preferred_username are required.
+    """
+    client = _jwks_client()
+    try:
+        signing_key = client.get_signing_key_from_jwt(token)
+    except jwt.PyJWKClientConnectionError:
+        raise KeycloakUnavailable("Keycloak keys cannot be fetched") from None
+    except jwt.PyJWTError as error:
+        raise KeycloakError(f"invalid Keycloak token: {error}") from None
+    try:
+        claims = jwt.decode(
+            token,
+            signing_key.key,
+            algorithms=["RS256"],
+            audience=settings.KEYCLOAK_AUDIENCE,
+            issuer=settings.KEYCLOAK_ISSUER,
+            options={"require": ["exp", "iss", "aud", "preferred_username"]},
+        )
+    except jwt.PyJWTError as error:
+        raise KeycloakError(f"invalid Keycloak token: {error}") from None
+    username = claims.get("preferred_username")
+    if not isinstance(username, str) or not username.strip():
+        raise KeycloakError("invalid Keycloak token: preferred_username is empty")
+    services = claims.get(ACCESS_CLAIM)
+    if not isinstance(services, list) or ACCESS_SERVICE not in services:
+        raise KeycloakAccessDenied(f"the token does not grant {ACCESS_SERVICE}")
+    return claims

@@ -1,0 +1,176 @@
+"""Sign-in: local register/login/refresh/logout, who am I, and Keycloak login; tokens in body and cookies."""
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from yaptide_site.api import error_responses
+
+from . import keycloak
+from .authentication import ACCESS_COOKIE, REFRESH_COOKIE
+from .models import User
+from .serializers import (
+    CredentialsSerializer,
+    LoginResponseSerializer,
+    RefreshSerializer,
+    TokensSerializer,
+    UserSerializer,
+)
+from .services import keycloak_user_upsert, user_create_local
+from .throttles import LoginAddressThrottle, LoginUsernameThrottle
+
+REFRESH_COOKIE_PATH = "/api/auth/"
+
+
+def _set_token_cookies(response: Response, refresh: RefreshToken) -> Response:
+    access = str(refresh.access_token)
+    response.data = {**(response.data or {}), "access": access, "refresh": str(refresh)}
+    common = {"httponly": True, "samesite": "Lax", "secure": not settings.DEBUG}
+    response.set_cookie(
+        ACCESS_COOKIE, access, max_age=int(settings.ACCESS_TOKEN_LIFETIME.total_seconds()), path="/", **common
+    )
+    response.set_cookie(
+        REFRESH_COOKIE,
+        str(refresh),
+        max_age=int(settings.REFRESH_TOKEN_LIFETIME.total_seconds()),
+        path=REFRESH_COOKIE_PATH,
+        **common,
+    )
+    return response
+
+
+def _logged_in(user: User, status_code: int = status.HTTP_200_OK) -> Response:
+    response = Response({"user": UserSerializer(user).data}, status=status_code)
+    return _set_token_cookies(response, RefreshToken.for_user(user))
+
+
+class PublicView(APIView):
+    """An endpoint that takes no user authentication; refused credentials still answer 401."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def get_authenticate_header(self, request):
+        return 'Bearer realm="api"'
+
+
+class RegisterView(PublicView):
+    @extend_schema(
+        summary="Register a local user",
+        request=CredentialsSerializer,
+        responses={201: UserSerializer, **error_responses(400, 403, 409)},
+    )
+    def post(self, request):
+        if not settings.ALLOW_REGISTRATION:
+            raise exceptions.PermissionDenied("registration is switched off")
+        serializer = CredentialsSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = user_create_local(**serializer.validated_data)
+        return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class LoginView(PublicView):
+    throttle_classes = [LoginAddressThrottle, LoginUsernameThrottle]
+
+    @extend_schema(
+        summary="Log in a local user",
+        description="Returns access and refresh tokens and sets them as HttpOnly cookies.",
+        request=CredentialsSerializer,
+        responses={200: LoginResponseSerializer, **error_responses(400, 401, 429)},
+    )
+    def post(self, request):
+        serializer = CredentialsSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = authenticate(request, **serializer.validated_data)
+        if user is None:
+            raise exceptions.AuthenticationFailed("invalid username or password")
+        return _logged_in(user)
+
+
+def _refresh_from(request) -> str | None:
+    serializer = RefreshSerializer(data=request.data if isinstance(request.data, dict) else {})
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data.get("refresh") or request.COOKIES.get(REFRESH_COOKIE)
+
+
+class RefreshView(PublicView):
+    @extend_schema(
+        summary="Refresh the tokens",
+        description="Takes the refresh token from the body or the `refresh_token` cookie; the old one stops working.",
+        request=RefreshSerializer,
+        responses={200: TokensSerializer, **error_responses(400, 401)},
+    )
+    def post(self, request):
+        raw = _refresh_from(request)
+        if not raw:
+            raise exceptions.NotAuthenticated("no refresh token given")
+        try:
+            old = RefreshToken(raw)
+        except TokenError as error:
+            raise exceptions.AuthenticationFailed(str(error)) from None
+        user_id = old.payload.get(jwt_settings.USER_ID_CLAIM)
+        user = User.objects.non_polymorphic().filter(pk=user_id, is_active=True).first() if user_id else None
+        if user is None:
+            raise exceptions.AuthenticationFailed("no active account found for the given token")
+        old.blacklist()
+        return _set_token_cookies(Response({}), RefreshToken.for_user(user))
+
+
+class LogoutView(PublicView):
+    @extend_schema(
+        summary="Log out",
+        description="Makes the refresh token (body or cookie) unusable and clears both cookies.",
+        request=RefreshSerializer,
+        responses={204: OpenApiResponse(description="Logged out."), **error_responses(400)},
+    )
+    def post(self, request):
+        raw = _refresh_from(request)
+        if raw:
+            try:
+                RefreshToken(raw).blacklist()
+            except TokenError:
+                pass  # already unusable
+        response = Response(status=status.HTTP_204_NO_CONTENT)
+        response.delete_cookie(ACCESS_COOKIE, path="/", samesite="Lax")
+        response.delete_cookie(REFRESH_COOKIE, path=REFRESH_COOKIE_PATH, samesite="Lax")
+        return response
+
+
+class MeView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(summary="Who am I", responses={200: UserSerializer, **error_responses(401)})
+    def get(self, request):
+        return Response(UserSerializer(request.user).data)
+
+
+class KeycloakLoginView(PublicView):
+    @extend_schema(
+        summary="Log in with a Keycloak access token",
+        description=(
+            "Send the Keycloak (PLGrid) access token as `Authorization: Bearer <token>`. It is verified against "
+            "the realm's keys, issuer, audience and expiry, and must grant PLG_YAPTIDE_ACCESS. Returns our own "
+            "tokens and cookies."
+        ),
+        request=None,
+        responses={200: LoginResponseSerializer, **error_responses(401, 403, 409, 503)},
+    )
+    def post(self, request):
+        scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise exceptions.NotAuthenticated("send the Keycloak access token as Authorization: Bearer <token>")
+        try:
+            claims = keycloak.keycloak_claims(token.strip())
+        except keycloak.KeycloakError as error:
+            return Response({"message": str(error)}, status=error.status)
+        username = claims["preferred_username"].strip()
+        if len(username) > User._meta.get_field("username").max_length:
+            return Response({"message": "invalid Keycloak token: preferred_username is too long"}, status=401)
+        return _logged_in(keycloak_user_upsert(username=username))

@@ -1,0 +1,64 @@
+"""Filters, search and ordering of a user's simulation list (query parameters)."""
+
+import django_filters
+from django_filters.constants import EMPTY_VALUES
+from django_filters.fields import MultipleChoiceField
+
+from .choices import InputType, JobState, Platform, SimType
+from .models import Simulation
+
+
+class CommaMultipleChoiceField(MultipleChoiceField):
+    """Several values as repeated parameters or one comma-separated list, in any letter case."""
+
+    def __init__(self, *args, normalize=str.upper, **kwargs):
+        self.normalize = normalize
+        super().__init__(*args, **kwargs)
+
+    def to_python(self, value):
+        values = super().to_python(value)
+        return [self.normalize(part.strip()) for item in values for part in item.split(",") if part.strip()]
+
+
+class CommaMultipleChoiceFilter(django_filters.MultipleChoiceFilter):
+    field_class = CommaMultipleChoiceField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("distinct", False)
+        super().__init__(*args, **kwargs)
+
+
+class TieBrokenOrderingFilter(django_filters.OrderingFilter):
+    """start_time or end_time, ascending or descending; equal times are ordered by id the same way."""
+
+    def filter(self, qs, value):
+        if value in EMPTY_VALUES:
+            return qs
+        ordering = [self.get_ordering_value(param) for param in value]
+        return qs.order_by(*ordering, "-id" if ordering[-1].startswith("-") else "id")
+
+
+class SimulationFilter(django_filters.FilterSet):
+    job_state = CommaMultipleChoiceFilter(
+        choices=JobState.choices, help_text="One or more job states: repeat the parameter or separate with commas."
+    )
+    sim_type = CommaMultipleChoiceFilter(choices=SimType.choices, normalize=str.lower, help_text="Simulator(s).")
+    platform = CommaMultipleChoiceFilter(choices=Platform.choices, help_text="DIRECT or BATCH.")
+    input_type = CommaMultipleChoiceFilter(choices=InputType.choices, help_text="EDITOR or FILES.")
+    start_after = django_filters.IsoDateTimeFilter(
+        field_name="start_time", lookup_expr="gte", help_text="Submitted at or after this ISO 8601 time."
+    )
+    start_before = django_filters.IsoDateTimeFilter(
+        field_name="start_time", lookup_expr="lte", help_text="Submitted at or before this ISO 8601 time."
+    )
+    search = django_filters.CharFilter(
+        field_name="title", lookup_expr="icontains", max_length=255, help_text="Part of the title."
+    )
+    ordering = TieBrokenOrderingFilter(
+        fields=(("start_time", "start_time"), ("end_time", "end_time")),
+        help_text="start_time, -start_time (default), end_time or -end_time.",
+    )
+
+    class Meta:
+        model = Simulation
+        fields: list[str] = []

@@ -1,0 +1,161 @@
+"""Results responses spliced from stored page JSON: no page is parsed and dumped again.
+
+A body is a list of parts: JSON bytes made here and payloads as stored (compressed). With
+`Accept-Encoding: zstd` stored zstandard frames are sent untouched (a zstd stream may hold several
+frames); with gzip the joined JSON is compressed once; otherwise it is sent as is.
+"""
+
+import gzip
+import hashlib
+
+import orjson
+import zstandard
+from django.http import HttpResponse, HttpResponseNotModified
+
+from .payloads import ZSTD_MAGIC, decompress
+
+GZIP_LEVEL = 5
+ZSTD_LEVEL = 3
+MIN_COMPRESS_BYTES = 1024
+
+
+class Stored(bytes):
+    """A payload exactly as stored in a compressed_data column."""
+
+
+Part = bytes | Stored
+
+
+def estimator_parts(estimator: dict, page_blobs: list[bytes]) -> list[Part]:
+    """`{"name", "file_name", "metadata", "pages": [...]}` of one estimator, pages as stored."""
+    head = b'{"name":' + orjson.dumps(estimator["name"]) + b',"file_name":' + orjson.dumps(estimator["file_name"])
+    parts: list[Part] = [head + b',"metadata":']
+    metadata = estimator.get("compressed_data")
+    parts.append(Stored(metadata) if metadata is not None else b"{}")
+    parts.append(b',"pages":[')
+    for index, blob in enumerate(page_blobs):
+        if index:
+            parts.append(b",")
+        parts.append(Stored(blob))
+    parts.append(b"]}")
+    return parts
+
+
+def results_parts(estimators: list[tuple[dict, list[bytes]]]) -> list[Part]:
+    """`{"estimators": [estimator, ...]}`, pages as stored."""
+    parts: list[Part] = [b'{"estimators":[']
+    for index, (estimator, blobs) in enumerate(estimators):
+        if index:
+            parts.append(b",")
+        parts.extend(estimator_parts(estimator, blobs))
+    parts.append(b"]}")
+    return parts
+
+
+def wrapped_parts(prefix: bytes, blob: bytes | None, suffix: bytes, empty: bytes = b"{}") -> list[Part]:
+    """One stored payload between two pieces of JSON."""
+    return [prefix, Stored(blob) if blob is not None else empty, suffix]
+
+
+def _joined(parts: list[Part]) -> bytes:
+    return b"".join(decompress(part) if isinstance(part, Stored) else part for part in parts)
+
+
+def _zstd_frames(parts: list[Part]) -> bytes:
+    compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+    frames = []
+    pending = []  # consecutive JSON pieces go into one frame
+    for part in parts:
+        if isinstance(part, Stored) and bytes(part[:4]) == ZSTD_MAGIC:
+            if pending:
+                frames.append(compressor.compress(b"".join(pending)))
+                pending = []
+            frames.append(bytes(part))
+        else:
+            pending.append(decompress(part) if isinstance(part, Stored) else part)
+    if pending:
+        frames.append(compressor.compress(b"".join(pending)))
+    return b"".join(frames)
+
+
+def accepted_encodings(header: str) -> dict[str, float]:
+    """Content codings of an Accept-Encoding header with their q values."""
+    accepted: dict[str, float] = {}
+    for item in header.split(","):
+        coding, _, params = item.strip().partition(";")
+        coding = coding.strip().lower()
+        if not coding:
+            continue
+        q = 1.0
+        params = params.strip()
+        if params.startswith("q="):
+            try:
+                q = float(params[2:])
+            except ValueError:
+                q = 0.0
+        accepted[coding] = q
+    return accepted
+
+
+def _choose_encoding(request) -> str:
+    accepted = accepted_encodings(request.META.get("HTTP_ACCEPT_ENCODING", ""))
+    star = accepted.get("*", 0.0)
+    best, best_q = "identity", 0.0
+    for coding in ("zstd", "gzip"):
+        q = accepted.get(coding, star)
+        if q > best_q:
+            best, best_q = coding, q
+    return best
+
+
+def etag_for(*parts: object) -> str:
+    """A strong ETag of the identity representation named by `parts`."""
+    return '"' + hashlib.sha256(":".join(str(p) for p in parts).encode()).hexdigest()[:32] + '"'
+
+
+def _etag_matches(request, etag: str) -> bool:
+    header = request.META.get("HTTP_IF_NONE_MATCH", "")
+    if not header:
+        return False
+    base = etag.strip('"')
+    for tag in header.split(","):
+        tag = tag.strip()
+        if tag == "*":
+            return True
+        tag = tag.removeprefix("W/").strip('"')
+        if tag == base or tag.rsplit("-", 1)[0] == base:
+            return True
+    return False
+
+
+def not_modified(request, etag: str | None) -> HttpResponse | None:
+    """A 304 when the client already holds this representation."""
+    if etag is None or not _etag_matches(request, etag):
+        return None
+    response = HttpResponseNotModified()
+    response["ETag"] = etag
+    response["Vary"] = "Accept-Encoding, Cookie, Authorization"
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def json_response(request, parts: list[Part], *, etag: str | None = None, status: int = 200) -> HttpResponse:
+    """An application/json response of the parts, compressed as the client accepts."""
+    encoding = _choose_encoding(request)
+    body: bytes
+    if encoding == "zstd":
+        body = _zstd_frames(parts)
+    else:
+        body = _joined(parts)
+        if encoding == "gzip" and len(body) >= MIN_COMPRESS_BYTES:
+            body = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+        else:
+            encoding = "identity"
+    response = HttpResponse(body, content_type="application/json", status=status)
+    if encoding != "identity":
+        response["Content-Encoding"] = encoding
+    response["Vary"] = "Accept-Encoding, Cookie, Authorization"
+    response["Cache-Control"] = "private, no-cache"
+    if etag is not None:
+        response["ETag"] = etag if encoding == "identity" else f'{etag[:-1]}-{encoding}"'
+    return response

@@ -1,0 +1,206 @@
+"""Reads of simulations and results for their owner, each in a fixed number of queries; blobs are never
+loaded by lists, and results blobs are returned as stored (for splicing into responses)."""
+
+import re
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, QuerySet, Sum
+
+from yaptide_site.errors import InvalidInput, NotFound
+
+from .models import Estimator, Input, Logfiles, Page, Simulation, Task
+
+JOB_ID_PATTERN = re.compile(r"[0-9A-Za-z_-]{1,64}")
+LIST_FIELDS = (
+    "id",
+    "job_id",
+    "title",
+    "platform",
+    "sim_type",
+    "input_type",
+    "job_state",
+    "start_time",
+    "end_time",
+)
+MAX_PAGE_NUMBER = 10**9 - 1
+MAX_SELECTION_PARTS = 100
+
+
+def simulation_list(*, user) -> QuerySet:
+    """The user's simulations as plain rows (no payloads), newest first and tie-broken by id."""
+    return Simulation.objects.non_polymorphic().filter(user=user).order_by("-start_time", "-id").values(*LIST_FIELDS)
+
+
+def simulation_progress(*, simulation_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Task count and requested/simulated primaries summed per simulation, in one query."""
+    if not simulation_ids:
+        return {}
+    rows = (
+        Task.objects.non_polymorphic()
+        .filter(simulation_id__in=simulation_ids)
+        .values("simulation_id")
+        .annotate(
+            task_count=Count("id"),
+            requested_primaries=Sum("requested_primaries"),
+            simulated_primaries=Sum("simulated_primaries"),
+        )
+        .order_by()
+    )
+    return {row.pop("simulation_id"): row for row in rows}
+
+
+def simulation_get(*, user, job_id: str, fields: tuple[str, ...] = LIST_FIELDS) -> Simulation:
+    """The user's simulation with this job_id (only `fields` loaded); another user's job is NotFound."""
+    if not isinstance(job_id, str) or not JOB_ID_PATTERN.fullmatch(job_id):
+        raise NotFound(f"simulation {job_id} not found")
+    simulation = Simulation.objects.non_polymorphic().filter(user=user, job_id=job_id).only(*fields).first()
+    if simulation is None:
+        raise NotFound(f"simulation {job_id} not found")
+    return simulation
+
+
+def simulation_detail(*, user, job_id: str) -> tuple[dict, list[dict]]:
+    """A simulation row (with its cluster name and progress) and its tasks, in two queries."""
+    if not isinstance(job_id, str) or not JOB_ID_PATTERN.fullmatch(job_id):
+        raise NotFound(f"simulation {job_id} not found")
+    row = (
+        Simulation.objects.non_polymorphic()
+        .filter(user=user, job_id=job_id)
+        .values(*LIST_FIELDS, "batchsimulation__cluster__cluster_name")
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"simulation {job_id} not found")
+    row["cluster_name"] = row.pop("batchsimulation__cluster__cluster_name")
+    tasks = list(
+        Task.objects.non_polymorphic()
+        .filter(simulation_id=row["id"])
+        .order_by("task_id")
+        .values(
+            "task_id",
+            "task_state",
+            "requested_primaries",
+            "simulated_primaries",
+            "estimated_time",
+            "start_time",
+            "end_time",
+            "last_update_time",
+        )
+    )
+    return row, tasks
+
+
+def input_blob(*, simulation: Simulation) -> bytes:
+    """The stored (compressed) input of a simulation."""
+    blob = Input.objects.filter(simulation_id=simulation.pk).values_list("compressed_data", flat=True).first()
+    if blob is None:
+        raise NotFound(f"simulation {simulation.job_id} has no input")
+    return blob
+
+
+def logfiles_blob(*, simulation: Simulation) -> bytes | None:
+    """The stored (compressed) logfiles of a simulation, or None."""
+    return Logfiles.objects.filter(simulation_id=simulation.pk).values_list("compressed_data", flat=True).first()
+
+
+def estimators_listing(*, simulation: Simulation) -> list[dict]:
+    """Names of the estimators in editor order, each with its pages' number, name and dimension (two queries)."""
+    estimators = {
+        row["id"]: {"name": row["name"], "file_name": row["file_name"], "pages": []}
+        for row in Estimator.objects.filter(simulation_id=simulation.pk).values("id", "name", "file_name")
+    }
+    pages = (
+        Page.objects.filter(estimator__simulation_id=simulation.pk)
+        .order_by("estimator_id", "page_number")
+        .values_list("estimator_id", "page_number", "page_name", "page_dimension")
+    )
+    for estimator_id, number, name, dimension in pages:
+        estimators[estimator_id]["pages"].append(
+            {"page_number": number, "page_name": name, "page_dimension": dimension}
+        )
+    return list(estimators.values())
+
+
+@dataclass(frozen=True)
+class PageSelection:
+    """Page numbers asked for with `pages=0-2,5`: single numbers and inclusive ranges."""
+
+    numbers: tuple[int, ...] = ()
+    ranges: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def key(self) -> str:
+        """A canonical text of the selection (part of the ETag)."""
+        parts = [str(n) for n in sorted(set(self.numbers))] + [f"{a}-{b}" for a, b in sorted(set(self.ranges))]
+        return ",".join(parts) or "all"
+
+    def as_q(self) -> Q:
+        q = Q(page_number__in=self.numbers) if self.numbers else Q(pk__in=[])
+        for low, high in self.ranges:
+            q |= Q(page_number__gte=low, page_number__lte=high)
+        return q
+
+
+def page_selection_parse(text: str | None) -> PageSelection | None:
+    """Parses `0-2,5`; None or empty means all pages. Raises InvalidInput on anything else."""
+    if text is None or not text.strip():
+        return None
+    numbers: list[int] = []
+    ranges: list[tuple[int, int]] = []
+    parts = text.split(",")
+    if len(parts) > MAX_SELECTION_PARTS:
+        raise InvalidInput(f"pages: at most {MAX_SELECTION_PARTS} parts", field="pages")
+    for part in parts:
+        found = re.fullmatch(r"\s*(\d{1,9})\s*(?:-\s*(\d{1,9})\s*)?", part)
+        if not found:
+            raise InvalidInput(f"pages: {part.strip()!r} is not a page number or a range like 0-2", field="pages")
+        low = int(found.group(1))
+        if found.group(2) is None:
+            numbers.append(low)
+            continue
+        high = int(found.group(2))
+        if high < low:
+            raise InvalidInput(f"pages: range {low}-{high} ends before it starts", field="pages")
+        ranges.append((low, high))
+    return PageSelection(tuple(numbers), tuple(ranges))
+
+
+def estimator_with_pages(
+    *, simulation: Simulation, name: str, selection: PageSelection | None
+) -> tuple[dict, list[bytes]]:
+    """One estimator (by name, else file name) with the stored blobs of the selected pages (two queries)."""
+    if "\x00" in name:
+        raise NotFound(f"simulation {simulation.job_id} has no estimator {name!r}")
+    rows = list(
+        Estimator.objects.filter(Q(name=name) | Q(file_name=name), simulation_id=simulation.pk).values(
+            "id", "name", "file_name", "compressed_data"
+        )[:2]
+    )
+    if not rows:
+        raise NotFound(f"simulation {simulation.job_id} has no estimator {name!r}")
+    estimator = next((row for row in rows if row["name"] == name), rows[0])
+    pages = Page.objects.filter(estimator_id=estimator["id"])
+    if selection is not None:
+        pages = pages.filter(selection.as_q())
+    blobs = list(pages.order_by("page_number").values_list("compressed_data", flat=True))
+    if selection is not None and not blobs:
+        raise NotFound(f"estimator {estimator['name']!r} has no page in {selection.key}")
+    return estimator, blobs
+
+
+def results_all(*, simulation: Simulation) -> list[tuple[dict, list[bytes]]]:
+    """Every estimator in editor order with the stored blobs of all its pages (two queries)."""
+    estimators = {
+        row["id"]: (row, [])
+        for row in Estimator.objects.filter(simulation_id=simulation.pk).values(
+            "id", "name", "file_name", "compressed_data"
+        )
+    }
+    pages = (
+        Page.objects.filter(estimator__simulation_id=simulation.pk)
+        .order_by("estimator_id", "page_number")
+        .values_list("estimator_id", "compressed_data")
+    )
+    for estimator_id, blob in pages:
+        estimators[estimator_id][1].append(blob)
+    return list(estimators.values())

@@ -1,0 +1,255 @@
+"""The owner's simulations: list, submit, detail, cancel, delete, input, logfiles and results."""
+
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+
+from yaptide_site.api import error_responses
+
+from . import responses, selectors
+from .choices import TERMINAL_STATES
+from .filters import SimulationFilter
+from .models import Simulation
+from .serializers import (
+    EstimatorListingSerializer,
+    EstimatorSerializer,
+    InputSerializer,
+    LogfilesSerializer,
+    ResultsSerializer,
+    SimulationDetailSerializer,
+    SimulationItemSerializer,
+    SimulationPageSerializer,
+    SubmitSerializer,
+)
+from .services import simulation_cancel, simulation_delete, simulation_submit
+
+RESULT_FIELDS = ("id", "job_id", "job_state", "results_version")
+
+
+def _iso(value) -> str | None:
+    if value is None:
+        return None
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def simulation_item(row: dict, progress: dict | None) -> dict:
+    """The list item of a simulation row (see SimulationItemSerializer)."""
+    progress = progress or {}
+    requested = progress.get("requested_primaries") or 0
+    simulated = progress.get("simulated_primaries") or 0
+    return {
+        "job_id": row["job_id"],
+        "title": row["title"],
+        "platform": row["platform"],
+        "sim_type": row["sim_type"],
+        "input_type": row["input_type"],
+        "job_state": row["job_state"],
+        "start_time": _iso(row["start_time"]),
+        "end_time": _iso(row["end_time"]),
+        "task_count": progress.get("task_count") or 0,
+        "requested_primaries": requested,
+        "simulated_primaries": simulated,
+        "progress": min(simulated / requested, 1.0) if requested else 0.0,
+    }
+
+
+def simulation_detail_body(user, job_id: str) -> dict:
+    row, tasks = selectors.simulation_detail(user=user, job_id=job_id)
+    progress = {
+        "task_count": len(tasks),
+        "requested_primaries": sum(t["requested_primaries"] for t in tasks),
+        "simulated_primaries": sum(t["simulated_primaries"] for t in tasks),
+    }
+    body = simulation_item(row, progress)
+    body["cluster_name"] = row["cluster_name"]
+    body["tasks"] = [
+        {
+            **task,
+            "start_time": _iso(task["start_time"]),
+            "end_time": _iso(task["end_time"]),
+            "last_update_time": _iso(task["last_update_time"]),
+        }
+        for task in tasks
+    ]
+    return body
+
+
+class SimulationPagination(PageNumberPagination):
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+PAGES_PARAMETER = OpenApiParameter(
+    "pages",
+    OpenApiTypes.STR,
+    description="Page numbers: single numbers and ranges, comma separated, e.g. `0-2,5`. Default: all pages.",
+    pattern=r"^\s*\d{1,9}\s*(-\s*\d{1,9}\s*)?(,\s*\d{1,9}\s*(-\s*\d{1,9}\s*)?)*$",
+)
+JOB_ID_PARAMETER = OpenApiParameter("job_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The job id.")
+COMPRESSED = "Compressed (zstd or gzip) when the client accepts it."
+CONDITIONAL = "Completed results carry an ETag; If-None-Match answers 304."
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List my simulations",
+        description="Newest first, paginated (page_size at most 100).",
+        responses={200: SimulationPageSerializer, **error_responses(400, 401, 404)},
+    ),
+    create=extend_schema(
+        summary="Submit a simulation",
+        request=SubmitSerializer,
+        responses={201: SimulationDetailSerializer, **error_responses(400, 401, 413)},
+    ),
+    retrieve=extend_schema(
+        summary="A simulation and its tasks",
+        parameters=[JOB_ID_PARAMETER],
+        responses={200: SimulationDetailSerializer, **error_responses(401, 404)},
+    ),
+    destroy=extend_schema(
+        summary="Delete a finished simulation",
+        parameters=[JOB_ID_PARAMETER],
+        responses={204: OpenApiResponse(description="Deleted."), **error_responses(401, 404, 409)},
+    ),
+)
+class SimulationViewSet(viewsets.GenericViewSet):
+    lookup_field = "job_id"
+    lookup_value_regex = "[^/]+"
+    pagination_class = SimulationPagination
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = SimulationFilter
+    serializer_class = SimulationItemSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Simulation.objects.none()
+        return selectors.simulation_list(user=self.request.user)
+
+    def list(self, request):
+        queryset = self.filter_queryset(self.get_queryset())
+        rows = self.paginate_queryset(queryset)
+        progress = selectors.simulation_progress(simulation_ids=[row["id"] for row in rows])
+        return self.get_paginated_response([simulation_item(row, progress.get(row["id"])) for row in rows])
+
+    def create(self, request):
+        serializer = SubmitSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        simulation, _update_key = simulation_submit(user=request.user, **serializer.validated_data)
+        return Response(simulation_detail_body(request.user, simulation.job_id), status=status.HTTP_201_CREATED)
+
+    def retrieve(self, request, job_id: str):
+        return Response(simulation_detail_body(request.user, job_id))
+
+    def destroy(self, request, job_id: str):
+        simulation_delete(simulation=selectors.simulation_get(user=request.user, job_id=job_id, fields=("id",)))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Cancel a simulation",
+        request=None,
+        parameters=[JOB_ID_PARAMETER],
+        responses={200: SimulationDetailSerializer, **error_responses(401, 404, 409)},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, job_id: str):
+        simulation_cancel(simulation=selectors.simulation_get(user=request.user, job_id=job_id, fields=("id",)))
+        return Response(simulation_detail_body(request.user, job_id))
+
+    @extend_schema(
+        summary="The input of a simulation",
+        description=COMPRESSED,
+        parameters=[JOB_ID_PARAMETER],
+        responses={
+            200: InputSerializer,
+            304: OpenApiResponse(description="Not modified."),
+            **error_responses(401, 404),
+        },
+    )
+    @action(detail=True, methods=["get"], url_path="input")
+    def input(self, request, job_id: str):
+        simulation = selectors.simulation_get(user=request.user, job_id=job_id, fields=("id", "job_id"))
+        etag = responses.etag_for(simulation.job_id, "input")
+        return responses.not_modified(request, etag) or responses.json_response(
+            request, [responses.Stored(selectors.input_blob(simulation=simulation))], etag=etag
+        )
+
+    @extend_schema(
+        summary="The log files of a simulation",
+        description=COMPRESSED,
+        parameters=[JOB_ID_PARAMETER],
+        responses={200: LogfilesSerializer, **error_responses(401, 404)},
+    )
+    @action(detail=True, methods=["get"])
+    def logfiles(self, request, job_id: str):
+        simulation = selectors.simulation_get(user=request.user, job_id=job_id, fields=("id", "job_id"))
+        parts = responses.wrapped_parts(b'{"logfiles":', selectors.logfiles_blob(simulation=simulation), b"}")
+        return responses.json_response(request, parts)
+
+    @extend_schema(
+        summary="The estimators of a simulation and their pages",
+        description="Names only, with each page's number, name and dimension: a client fetches what it shows.",
+        parameters=[JOB_ID_PARAMETER],
+        responses={200: EstimatorListingSerializer, **error_responses(401, 404)},
+    )
+    @action(detail=True, methods=["get"])
+    def estimators(self, request, job_id: str):
+        simulation = selectors.simulation_get(user=request.user, job_id=job_id, fields=("id", "job_id"))
+        return Response({"estimators": selectors.estimators_listing(simulation=simulation)})
+
+    def _results_etag(self, simulation, selection_key: str) -> str | None:
+        if simulation.job_state not in TERMINAL_STATES:
+            return None
+        return responses.etag_for(simulation.job_id, simulation.results_version, selection_key)
+
+    @extend_schema(
+        operation_id="simulations_estimator_retrieve",
+        summary="One estimator with all or some of its pages",
+        description=f"`name` is the estimator's name or file name. {COMPRESSED} {CONDITIONAL}",
+        parameters=[
+            JOB_ID_PARAMETER,
+            OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, description="Estimator name."),
+            PAGES_PARAMETER,
+        ],
+        responses={
+            200: EstimatorSerializer,
+            304: OpenApiResponse(description="Not modified."),
+            **error_responses(400, 401, 404),
+        },
+    )
+    @action(detail=True, methods=["get"], url_path=r"estimators/(?P<name>[^/]+)", url_name="estimator")
+    def estimator(self, request, job_id: str, name: str):
+        selection = selectors.page_selection_parse(request.query_params.get("pages"))
+        simulation = selectors.simulation_get(user=request.user, job_id=job_id, fields=RESULT_FIELDS)
+        etag = self._results_etag(simulation, f"estimator:{name}:{selection.key if selection else 'all'}")
+        cached = responses.not_modified(request, etag)
+        if cached:
+            return cached
+        estimator, blobs = selectors.estimator_with_pages(simulation=simulation, name=name, selection=selection)
+        return responses.json_response(request, responses.estimator_parts(estimator, blobs), etag=etag)
+
+    @extend_schema(
+        summary="All results of a simulation",
+        description=f"Every estimator with all its pages. {COMPRESSED} {CONDITIONAL}",
+        parameters=[JOB_ID_PARAMETER],
+        responses={
+            200: ResultsSerializer,
+            304: OpenApiResponse(description="Not modified."),
+            **error_responses(401, 404),
+        },
+    )
+    @action(detail=True, methods=["get"])
+    def results(self, request, job_id: str):
+        simulation = selectors.simulation_get(user=request.user, job_id=job_id, fields=RESULT_FIELDS)
+        etag = self._results_etag(simulation, "all")
+        cached = responses.not_modified(request, etag)
+        if cached:
+            return cached
+        return responses.json_response(
+            request, responses.results_parts(selectors.results_all(simulation=simulation)), etag=etag
+        )
