@@ -30,3 +30,23 @@ def submit(db, user):
         )
 
     return _submit
+
+
+def api_client_for(user):
+    """A DRF test client that sends `user`'s access token as a Bearer header, like a script."""
+    from rest_framework.test import APIClient
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
+    return client
+
+
+@pytest.fixture
+def api_client(user):
+    return api_client_for(user)
+
+
+@pytest.fixture
+def other_client(other_user):
+    return api_client_for(other_user)

@@ -57,3 +57,25 @@ def editor_project(*, primaries: int = 1000, outputs: tuple[str, ...] = ("z_prof
             ]
         },
     }
+
+
+def result_page(*, number: int = 0, dimensions: int = 1, bins: int = 10, name: str = "DOSE") -> dict:
+    """A page as pymchelper writes it (REFERENCE section 4), with `bins` per axis."""
+    size = 1 if dimensions == 0 else bins**dimensions
+    page = {
+        "metadata": {"page_number": str(number), "name": name, "unit": "MeV/g", "dettyp": name},
+        "dimensions": dimensions,
+        "data": {"name": name, "unit": "MeV/g", "values": [0.5 + i * 1.25 for i in range(size)]},
+    }
+    for axis in range(1, dimensions + 1):
+        page[f"axis_dim{axis}"] = {"name": f"Position {axis}", "unit": "cm", "values": [i + 0.5 for i in range(bins)]}
+    return page
+
+
+def result_estimator(*, file_name: str = "z_profile_", pages: int = 2, dimensions: int = 1, bins: int = 10) -> dict:
+    """An estimator with `pages` pages, as a worker uploads it."""
+    return {
+        "name": file_name,
+        "metadata": {"file_corename": file_name, "page_count": str(pages), "geotyp": "CYL"},
+        "pages": [result_page(number=n, dimensions=dimensions, bins=bins) for n in range(pages)],
+    }
