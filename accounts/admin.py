@@ -112,6 +112,12 @@ class KeycloakUserChangeForm(forms.ModelForm):
         return super().save(commit)
 
 
+def owned_rows_go_along(deleted_objects):
+    """A user's simulations, tasks and payloads are removed with them by the service; no extra permission asked."""
+    deleted, counts, _, protected = deleted_objects
+    return deleted, counts, set(), protected
+
+
 def simulations_link(user: User) -> str:
     url = reverse("admin:simulations_simulation_changelist") + f"?user__id__exact={user.pk}"
     count = getattr(user, "simulation_count", None)
@@ -131,6 +137,9 @@ class UserChildAdmin(PolymorphicChildModelAdmin):
 
     def delete_model(self, request, obj):
         user_remove(user=obj)
+
+    def get_deleted_objects(self, objs, request):
+        return owned_rows_go_along(super().get_deleted_objects(objs, request))
 
     def delete_queryset(self, request, queryset):
         for user in queryset:
@@ -223,6 +232,9 @@ class UserAdmin(PolymorphicParentModelAdmin):
         for user in users:
             user_update(user=user, is_active=False)
         self.message_user(request, f"Deactivated {len(users)} user(s).", messages.SUCCESS)
+
+    def get_deleted_objects(self, objs, request):
+        return owned_rows_go_along(super().get_deleted_objects(objs, request))
 
     def delete_queryset(self, request, queryset):
         """Bulk delete goes through accounts.services.user_remove (cancels and deletes their simulations)."""

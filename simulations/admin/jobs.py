@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from polymorphic.admin import PolymorphicChildModelAdmin, PolymorphicParentModelAdmin
 
+from accounts.models import User
 from yaptide_site.errors import ServiceError
 
 from ..choices import DELETABLE_STATES
@@ -113,6 +114,17 @@ class LogfilesInline(ReadOnlyInline, admin.StackedInline):
         return logfiles_display(row.data)
 
 
+class OwnerFilter(admin.RelatedOnlyFieldListFilter):
+    """Filter by user, listing only users who own simulations, in one query whatever their kind."""
+
+    def field_choices(self, field, request, model_admin):
+        owners = model_admin.get_queryset(request).values("user_id")
+        users = User.objects.non_polymorphic().filter(pk__in=owners).order_by("username", "auth_provider")
+        return [
+            (pk, f"{name} ({provider})") for pk, name, provider in users.values_list("pk", "username", "auth_provider")
+        ]
+
+
 SIMULATION_FIELDS = [
     "job_id",
     "title",
@@ -149,6 +161,10 @@ class SimulationChildAdmin(PolymorphicChildModelAdmin):
 
     def delete_model(self, request, obj):
         simulation_delete(simulation=obj)
+
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, _, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, set(), protected  # what a simulation owns goes with it; payloads have no own delete
 
     @admin.display(description="User")
     def user_link(self, simulation):
@@ -195,7 +211,7 @@ class SimulationAdmin(PolymorphicParentModelAdmin):
         "platform",
         "sim_type",
         "input_type",
-        ("user", admin.RelatedOnlyFieldListFilter),
+        ("user", OwnerFilter),
         "start_time",
     ]
     search_fields = ["job_id", "title", "user__username"]
@@ -239,7 +255,7 @@ class SimulationAdmin(PolymorphicParentModelAdmin):
 
     @admin.action(description="Delete selected finished simulations", permissions=["delete"])
     def delete_finished_simulations(self, request, queryset):
-        simulations = list(queryset.only("id", "job_id", "job_state"))
+        simulations = list(queryset.select_related(None).only("id", "job_id", "job_state"))
         finished = [s for s in simulations if s.job_state in DELETABLE_STATES]
         unfinished = [s for s in simulations if s.job_state not in DELETABLE_STATES]
         if request.POST.get("post") != "yes" and finished:
