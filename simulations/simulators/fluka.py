@@ -5,8 +5,8 @@ from pathlib import Path
 
 from yaptide_site.errors import InvalidInput
 
-from .base import Progress, SimulatorFailed, TaskRun
-from .process import find_executable, input_files_of, read_estimators, run_logs, run_process, write_input_files
+from .base import Progress, TaskRun
+from .process import failure, find_executable, input_files_of, read_estimators, run_logs, run_process, write_input_files
 
 LABEL = "FLUKA"
 # FLUKA's RANDOMIZ seed (WHAT(2)) must be below 9E8.
@@ -138,7 +138,7 @@ class FlukaSimulator:
             files, input_name = self._files(run.input_data)
             executable = find_executable(setting="FLUKA_PATH", default_name="rfluka", label=LABEL)
         except InvalidInput as error:
-            raise SimulatorFailed(error.message) from error
+            raise failure(error.message) from error
         workdir = Path(run.workdir)
         stem = input_name.removesuffix(".inp")
         files = {**files, input_name: rewrite_input(files[input_name], primaries=run.primaries, seed=run.seed)}

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
 from yaptide_site.errors import InvalidInput
@@ -161,6 +162,11 @@ def collect_logs(workdir: Path, patterns: Iterable[str]) -> dict[str, str]:
     return logs
 
 
+def failure(message: str, logs: dict[str, str] | None = None) -> SimulatorFailed:
+    """A SimulatorFailed whose logs start with error.log saying why (the worker keeps the logs, not the message)."""
+    return SimulatorFailed(message, logs={"error.log": f"{message}\n", **(logs or {})})
+
+
 def run_logs(label: str, output: str, workdir: Path, patterns: Iterable[str]) -> dict[str, str]:
     """The logs kept for a failed run: the simulator's output and its own log files."""
     return {f"{label}_output.log": output, **collect_logs(workdir, patterns)}
@@ -195,7 +201,7 @@ def run_process(
             start_new_session=True,
         )
     except OSError as error:
-        raise SimulatorFailed(f"{label} could not start: {error}") from error
+        raise failure(f"{label} could not start: {error}") from error
 
     reporter = _Reporter(progress, total_primaries)
     output = bytearray()
@@ -247,6 +253,12 @@ def run_process(
             reporter.tick()
         handle(stdout_lines.flush() if watch_file is None else file_lines.flush())
         reporter.tick(force=True)
+    except SoftTimeLimitExceeded as error:
+        # Keep what the simulator printed: the task is failed with these logs.
+        _kill_group(process)
+        text = output.decode("utf-8", errors="replace")
+        message = f"{label} was stopped: the task's time limit was reached"
+        raise failure(message, run_logs(label, text, workdir, log_patterns)) from error
     finally:
         selector.close()
         if watched is not None:
@@ -257,7 +269,7 @@ def run_process(
     text = output.decode("utf-8", errors="replace")
     if process.returncode != 0:
         how = f"signal {-process.returncode}" if process.returncode < 0 else f"exit code {process.returncode}"
-        raise SimulatorFailed(f"{label} failed with {how}", logs=run_logs(label, text, workdir, log_patterns))
+        raise failure(f"{label} failed with {how}", run_logs(label, text, workdir, log_patterns))
     return text
 
 
@@ -330,5 +342,5 @@ def read_estimators(
         logger.warning("%s output files pymchelper could not read: %s", label, "; ".join(problems))
     if not estimators:
         detail = f" ({'; '.join(problems)})" if problems else ""
-        raise SimulatorFailed(f"{label} finished without output files pymchelper can read{detail}", logs=failure_logs())
+        raise failure(f"{label} finished without output files pymchelper can read{detail}", failure_logs())
     return estimators

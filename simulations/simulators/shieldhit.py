@@ -5,8 +5,8 @@ from pathlib import Path
 
 from yaptide_site.errors import InvalidInput
 
-from .base import Progress, SimulatorFailed, TaskRun
-from .process import find_executable, input_files_of, read_estimators, run_logs, run_process, write_input_files
+from .base import Progress, TaskRun
+from .process import failure, find_executable, input_files_of, read_estimators, run_logs, run_process, write_input_files
 
 LABEL = "SHIELD-HIT12A"
 REQUIRED_FILES = ("beam.dat", "geo.dat", "mat.dat", "detect.dat")
@@ -79,7 +79,7 @@ class ShieldhitSimulator:
             files = self._files(run.input_data)
             executable = find_executable(setting="SHIELDHIT_PATH", default_name="shieldhit", label=LABEL)
         except InvalidInput as error:
-            raise SimulatorFailed(error.message) from error
+            raise failure(error.message) from error
         workdir = Path(run.workdir)
         write_input_files(workdir, files)
         output = run_process(

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from yaptide_site.errors import InvalidInput
 
-from .base import Progress, SimulatorFailed, TaskRun
-from .process import find_executable, input_files_of, read_estimators, run_logs, run_process, write_input_files
+from .base import Progress, TaskRun
+from .process import failure, find_executable, input_files_of, read_estimators, run_logs, run_process, write_input_files
 
 LABEL = "TOPAS"
 # TOPAS seeds are 32-bit signed integers.
@@ -75,7 +75,7 @@ class TopasSimulator:
             files, main = self._files(run.input_data)
             executable = find_executable(setting="TOPAS_PATH", default_name="topas", label=LABEL)
         except InvalidInput as error:
-            raise SimulatorFailed(error.message) from error
+            raise failure(error.message) from error
         workdir = Path(run.workdir)
         files = {**files, main: rewrite_parameters(files[main], primaries=run.primaries, seed=run.seed)}
         write_input_files(workdir, files)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 
 from simulations.services import results_store
 from simulations.simulators import get_simulator, process
@@ -406,10 +407,28 @@ def test_a_failing_simulator_raises_simulator_failed_with_its_logs(fakes_on_path
         run_task(sim_type, tmp_path / "task")
 
     assert "exit code 3" in str(failed.value)
+    assert failed.value.logs["error.log"] == f"{LABELS[sim_type]} failed with exit code 3\n"
     output = failed.value.logs[f"{LABELS[sim_type]}_output.log"]
     assert "fake simulator crashed" in output
     if sim_type == "fluka":
         assert "NEXT SEEDS" in failed.value.logs["water001.out"], "FLUKA's own .out file is kept"
+
+
+def test_the_time_limit_stops_the_simulator_and_keeps_its_output(fakes_on_path, tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_SIM_MODE", "hang")
+    workdir = tmp_path / "task"
+    progress = Recorder()
+
+    def should_stop() -> bool:
+        if progress.primaries and max(progress.primaries) > 0:
+            raise SoftTimeLimitExceeded()  # what Celery raises in the task when its soft time limit is reached
+        return False
+
+    with pytest.raises(SimulatorFailed, match="time limit") as failed:
+        run_task("shieldhit", workdir, should_stop=should_stop, progress=progress)
+
+    assert "Primary particle no." in failed.value.logs["SHIELD-HIT12A_output.log"]
+    assert not is_running(fake_call(workdir)["pid"])
 
 
 def test_a_simulator_that_writes_no_output_files_fails(fakes_on_path, tmp_path):
