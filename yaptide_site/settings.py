@@ -178,3 +178,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 TASK_STALE_SECONDS = env.int("TASK_STALE_SECONDS", default=600)
 # zstandard level for new payloads (gzip rows from the old system stay readable).
 PAYLOAD_ZSTD_LEVEL = env.int("PAYLOAD_ZSTD_LEVEL", default=1)
+# Real simulators: path of the executable, or empty to find shieldhit / rfluka / topas on PATH.
+SHIELDHIT_PATH = env("SHIELDHIT_PATH", default="")
+FLUKA_PATH = env("FLUKA_PATH", default="")
+TOPAS_PATH = env("TOPAS_PATH", default="")
