@@ -16,7 +16,8 @@ from typing import Any
 import orjson
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
-from django.db.models import Count, F
+from django.db.models import Count, DateTimeField, F, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from clusters.models import Cluster
@@ -398,7 +399,11 @@ def simulation_cancel(*, simulation: Simulation) -> Simulation:
     now = timezone.now()
     Simulation.objects.filter(pk=locked.pk).update(job_state=JobState.CANCELED, end_time=locked.end_time or now)
     Task.objects.filter(simulation_id=locked.pk).exclude(task_state__in=TERMINAL_STATES).update(
-        task_state=JobState.CANCELED, end_time=now, estimated_time=None, last_update_time=now
+        # end_time is set once: a task that already reported its end keeps it.
+        task_state=JobState.CANCELED,
+        end_time=Coalesce(F("end_time"), Value(now, output_field=DateTimeField())),
+        estimated_time=None,
+        last_update_time=now,
     )
     transaction.on_commit(lambda: execution.simulation_revoke(simulation_id=locked.pk))
     return Simulation.objects.get(pk=locked.pk)
