@@ -10,7 +10,7 @@ import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -47,6 +47,7 @@ from .models import (
     Task,
 )
 from .payloads import compress_json
+from .simulators import SIMULATORS, get_simulator
 
 # --- update keys ----------------------------------------------------------------------------------
 
@@ -114,8 +115,15 @@ def simulation_submit(
 ) -> tuple[Simulation, str]:
     """Creates a PENDING simulation with its input and tasks, and dispatches it after commit.
 
-    Returns the simulation and its update key (shown only here).
+    Returns the simulation and its update key (shown only here). A DIRECT job whose simulator cannot run
+    here (e.g. its executable is missing) is refused with InvalidInput before anything is created.
     """
+    if platform == Platform.DIRECT:
+        if sim_type not in SIMULATORS:
+            raise InvalidInput(f"unknown sim_type {sim_type!r}", field="sim_type")
+        get_simulator(sim_type).check_available(
+            {"input_type": input_type, "input_json": input_json, "input_files": input_files or {}}
+        )
     primaries = count_primaries(
         sim_type=sim_type, input_type=input_type, input_json=input_json, input_files=input_files
     )
@@ -241,8 +249,61 @@ def task_apply_update(*, simulation: Simulation, task_id: int, update: TaskUpdat
             .annotate(n=Count("id"))
             .order_by()
         )
-        _advance_job_state(locked, _job_state_from_tasks(counts), now)
+        moved = _advance_job_state(locked, _job_state_from_tasks(counts), now)
+        if moved.get("job_state") == JobState.MERGING_QUEUED and locked.platform == Platform.DIRECT:
+            # The merge is enqueued by the one update that finished the last task; the state is in the database.
+            transaction.on_commit(lambda: execution.simulation_merge_queued(simulation_id=locked.pk))
     return task
+
+
+class TaskClaim:
+    """What task_claim tells a worker about to run a task."""
+
+    RUN = "run"  # the task was PENDING and is now RUNNING here
+    RERUN = "rerun"  # the task was RUNNING, but its worker was lost (no update within the lease): run it again
+    BUSY = "busy"  # another worker updated it within the lease: do not run it twice at the same time
+    DONE = "done"  # the task or its job is terminal (finished, failed or canceled): nothing to do
+
+
+@transaction.atomic
+def task_claim(*, simulation: Simulation, task_id: int, lease_seconds: int) -> str:
+    """Lets exactly one worker run a task at a time (a TaskClaim value); RUN and RERUN mark it RUNNING now."""
+    locked = _lock_simulation(simulation)
+    try:
+        task = Task.objects.non_polymorphic().select_for_update().get(simulation_id=simulation.pk, task_id=task_id)
+    except Task.DoesNotExist:
+        return TaskClaim.DONE
+    if locked.job_state in TERMINAL_STATES or task.task_state in TERMINAL_STATES:
+        return TaskClaim.DONE
+    claim = TaskClaim.RUN
+    if task.task_state != JobState.PENDING:
+        if task.last_update_time > timezone.now() - timedelta(seconds=lease_seconds):
+            return TaskClaim.BUSY
+        claim = TaskClaim.RERUN
+    task_apply_update(simulation=locked, task_id=task_id, update=TaskUpdate(task_state=JobState.RUNNING))
+    return claim
+
+
+def tasks_fail_stale(*, stale_seconds: int) -> list[tuple[str, int]]:
+    """Marks FAILED every RUNNING task with no update for `stale_seconds`, with a log saying so.
+
+    The job state follows as for any task update (a merge of the rest, or FAILED). Returns (job_id, task_id)
+    of the tasks it failed. Staleness is checked again under the lock, so a task that just reported survives.
+    """
+    cutoff = timezone.now() - timedelta(seconds=stale_seconds)
+    candidates = Task.objects.non_polymorphic().filter(task_state=JobState.RUNNING, last_update_time__lt=cutoff)
+    failed = []
+    for simulation_pk, task_id in candidates.values_list("simulation_id", "task_id"):
+        with transaction.atomic():
+            locked = _lock_simulation(Simulation(pk=simulation_pk))
+            task = Task.objects.non_polymorphic().select_for_update().get(simulation_id=simulation_pk, task_id=task_id)
+            if task.task_state != JobState.RUNNING or task.last_update_time >= cutoff:
+                continue
+            message = f"task {task_id} sent no update for {stale_seconds} s (worker lost?) and was marked FAILED\n"
+            logfiles_store(simulation=locked, logfiles={f"task_{task_id}/reaper.log": message})
+            task_apply_update(simulation=locked, task_id=task_id, update=TaskUpdate(task_state=JobState.FAILED))
+            failed.append((locked.job_id, task_id))
+    return failed
 
 
 @transaction.atomic

@@ -50,3 +50,15 @@ def api_client(user):
 @pytest.fixture
 def other_client(other_user):
     return api_client_for(other_user)
+
+
+@pytest.fixture
+def celery_workers(transactional_db, settings, tmp_path):
+    """Starts real Celery worker processes on the test database and a queue of this test's own; stops them after."""
+    from .workers import SESSION_QUEUE, Workers
+
+    queue = f"{SESSION_QUEUE}-{tmp_path.name}"
+    settings.CELERY_TASK_DEFAULT_QUEUE = queue
+    workers = Workers(tmp_path, queue)
+    yield workers
+    workers.stop_all()

@@ -167,18 +167,54 @@ CACHES = {
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+# The embedded broker (no Redis, `make run`): message files in this folder, shared by web, worker and beat.
+CELERY_BROKER_DIR = Path(env("CELERY_BROKER_DIR", default=str(VAR_DIR / "broker")))
+# Hard limit of one simulation task; the soft limit a minute earlier lets the task store its logs as FAILED.
+CELERY_TASK_TIME_LIMIT = env.int("SIMULATION_TIME_LIMIT_SECONDS", default=12 * 3600)
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
+if CELERY_BROKER_URL.startswith("filesystem"):
+    _queue_dir = str(CELERY_BROKER_DIR / "queue")
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": _queue_dir, "data_folder_out": _queue_dir}
+else:
+    # Redis hands an unacknowledged message to another worker after visibility_timeout: it must exceed the
+    # longest task, or a long simulation would be started a second time while the first still runs.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 3600}
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", default="yaptide")
+# A message is acknowledged after its task ends, and requeued when the worker process running it dies.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+# Task results (a task's estimators) are orjson + zstandard (yaptide_site/celery.py), stored in the database.
+CELERY_RESULT_SERIALIZER = "zjson"
+CELERY_RESULT_ACCEPT_CONTENT = ["json", "zjson"]
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
+CELERY_RESULT_EXPIRES = timedelta(days=env.int("CELERY_RESULT_DAYS", default=7))
 CELERY_TASK_TRACK_STARTED = True
+CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TIMEZONE = TIME_ZONE
+# Beat syncs CELERY_BEAT_SCHEDULE into django-celery-beat's tables; operators can change it in the admin.
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULE = {
+    "reap-stale-tasks": {
+        "task": "simulations.reap_stale_tasks",
+        "schedule": float(env.int("REAPER_INTERVAL_SECONDS", default=60)),
+    },
+}
 
 # --- Simulations ----------------------------------------------------------------------------------
 # Tasks that sent no update for this long are marked FAILED by the periodic reaper.
 TASK_STALE_SECONDS = env.int("TASK_STALE_SECONDS", default=600)
+# A running task writes an update (progress or heartbeat) at least this often...
+TASK_HEARTBEAT_SECONDS = env.int("TASK_HEARTBEAT_SECONDS", default=2)
+# ...so a redelivered task whose RUNNING row is older than this was lost with its worker and may run again,
+# at most TASK_MAX_RERUNS times; a younger one is still running elsewhere and is not started twice.
+TASK_LEASE_SECONDS = env.int("TASK_LEASE_SECONDS", default=30)
+TASK_MAX_RERUNS = env.int("TASK_MAX_RERUNS", default=2)
+# The built-in dummy simulator's run time (a demo looks real; tests set it low).
+DUMMY_SECONDS_PER_MILLION = env.float("DUMMY_SECONDS_PER_MILLION", default=20.0)
 # zstandard level for new payloads (gzip rows from the old system stay readable).
 PAYLOAD_ZSTD_LEVEL = env.int("PAYLOAD_ZSTD_LEVEL", default=1)
-# Real simulators: path of the executable, or empty to find shieldhit / rfluka / topas on PATH.
-SHIELDHIT_PATH = env("SHIELDHIT_PATH", default="")
-FLUKA_PATH = env("FLUKA_PATH", default="")
-TOPAS_PATH = env("TOPAS_PATH", default="")

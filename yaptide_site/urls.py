@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from simulations.urls import worker_urlpatterns
+from yaptide_site.health import health
 
 api_urlpatterns = [
     path("auth/", include("accounts.urls")),
@@ -17,4 +18,5 @@ api_urlpatterns = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_urlpatterns)),
+    path("health/", health, name="health"),
 ]

@@ -26,6 +26,7 @@ class TaskRun:
     primaries: int
     seed: int
     workdir: Path
+    task_id: int = 0  # the task's ordinal in its simulation (for logs, and the dummy's failure hook)
 
 
 # progress(simulated_primaries, estimated_seconds_left or None)

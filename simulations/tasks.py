@@ -1,0 +1,191 @@
+"""Celery tasks: run one simulation task, merge a job's results, reap stale tasks. All rules are in services."""
+
+import logging
+import tempfile
+import time
+import traceback
+import zlib
+from pathlib import Path
+
+from celery import Task as CeleryTaskBase
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.utils import timezone
+from django_celery_results.models import TaskResult
+
+from . import services
+from .choices import TERMINAL_STATES, JobState
+from .merge import EstimatorMerger
+from .models import CeleryTask, Input, Simulation, Task
+from .services import TaskClaim, TaskUpdate
+from .simulators import get_simulator
+from .simulators.base import SimulationCanceled, SimulatorFailed, TaskRun
+
+logger = logging.getLogger(__name__)
+
+
+def task_seed(job_id: str, task_id: int) -> int:
+    """A stable seed per task: reruns reproduce a task, and no two tasks of a job share one."""
+    return zlib.crc32(f"{job_id}:{task_id}".encode()) & 0x7FFFFFFF
+
+
+class _Reporter:
+    """The simulator's progress and should_stop callbacks, writing through the services.
+
+    Progress is written at most every TASK_HEARTBEAT_SECONDS, and should_stop reads the database about once
+    a second; between progress reports it refreshes last_update_time (a heartbeat), so the task's lease holds.
+    """
+
+    def __init__(self, simulation: Simulation, task_id: int):
+        self.simulation = simulation
+        self.task_id = task_id
+        self.interval = settings.TASK_HEARTBEAT_SECONDS
+        self.last_write = time.monotonic()
+        self.last_check = 0.0
+        self.pending: TaskUpdate | None = None
+        self.stop = False
+
+    def _write(self, update: TaskUpdate) -> None:
+        services.task_apply_update(simulation=self.simulation, task_id=self.task_id, update=update)
+        self.last_write = time.monotonic()
+        self.pending = None
+
+    def progress(self, simulated_primaries: int, estimated_seconds: int | None) -> None:
+        self.pending = TaskUpdate(simulated_primaries=simulated_primaries, estimated_time=estimated_seconds)
+        if time.monotonic() - self.last_write >= self.interval:
+            self._write(self.pending)
+
+    def should_stop(self) -> bool:
+        now = time.monotonic()
+        if now - self.last_write >= self.interval:
+            self._write(self.pending or TaskUpdate())
+        if not self.stop and now - self.last_check >= 1.0:
+            self.last_check = now
+            task_state, job_state = Task.objects.filter(
+                simulation_id=self.simulation.pk, task_id=self.task_id
+            ).values_list("task_state", "simulation__job_state")[0]
+            self.stop = task_state in TERMINAL_STATES or job_state in TERMINAL_STATES
+        return self.stop
+
+
+def _fail(simulation: Simulation, task_id: int, logs: dict[str, str]) -> None:
+    services.logfiles_store(
+        simulation=simulation, logfiles={f"task_{task_id}/{name}": text for name, text in logs.items()}
+    )
+    services.task_apply_update(
+        simulation=simulation, task_id=task_id, update=TaskUpdate(task_state=JobState.FAILED, end_time=timezone.now())
+    )
+
+
+class SimulationTask(CeleryTaskBase):
+    """Marks a task COMPLETED only after Celery has stored its result, so the merge always finds it."""
+
+    def on_success(self, retval, task_id, args, kwargs):
+        if retval is None:
+            return
+        simulation_pk, ordinal = args
+        simulation = Simulation.objects.non_polymorphic().filter(pk=simulation_pk).first()
+        if simulation is not None:
+            services.task_apply_update(
+                simulation=simulation,
+                task_id=ordinal,
+                update=TaskUpdate(task_state=JobState.COMPLETED, end_time=timezone.now()),
+            )
+
+
+@shared_task(bind=True, base=SimulationTask, name="simulations.run_task")
+def run_task(self, simulation_pk: int, task_id: int) -> list[dict] | None:
+    """Runs one task of a DIRECT job; returns its estimators as the Celery result, or None if it did not run."""
+    simulation = Simulation.objects.non_polymorphic().filter(pk=simulation_pk).first()
+    if simulation is None:
+        return None
+    claim = services.task_claim(simulation=simulation, task_id=task_id, lease_seconds=settings.TASK_LEASE_SECONDS)
+    if claim == TaskClaim.DONE:
+        return None
+    if claim == TaskClaim.BUSY:
+        # Redelivered while the row still looks alive: check again once the lease has run out.
+        raise self.retry(countdown=settings.TASK_LEASE_SECONDS, max_retries=None)
+    if claim == TaskClaim.RERUN and self.request.retries > settings.TASK_MAX_RERUNS:
+        _fail(
+            simulation, task_id, {"worker.log": f"the worker running this task was lost {self.request.retries} times\n"}
+        )
+        return None
+    task = Task.objects.non_polymorphic().get(simulation_id=simulation_pk, task_id=task_id)
+    input_data = Input.objects.get(simulation_id=simulation_pk).data
+    reporter = _Reporter(simulation, task_id)
+    try:
+        with tempfile.TemporaryDirectory(prefix=f"yaptide-{simulation.job_id[:15]}-{task_id}-") as workdir:
+            run = TaskRun(
+                input_data=input_data,
+                primaries=task.requested_primaries,
+                seed=task_seed(simulation.job_id, task_id),
+                workdir=Path(workdir),
+                task_id=task_id,
+            )
+            return get_simulator(simulation.sim_type).run(
+                run, progress=reporter.progress, should_stop=reporter.should_stop
+            )
+    except SimulationCanceled:
+        return None
+    except SimulatorFailed as exc:
+        _fail(simulation, task_id, exc.logs or {"error.log": f"{exc}\n"})
+        raise
+    except SoftTimeLimitExceeded:
+        _fail(simulation, task_id, {"error.log": f"time limit of {settings.CELERY_TASK_SOFT_TIME_LIMIT} s exceeded\n"})
+        raise
+    except Exception:
+        _fail(simulation, task_id, {"error.log": traceback.format_exc()})
+        raise
+
+
+def _task_results(simulation_pk: int):
+    """(estimators, simulated primaries) of each COMPLETED task, read one task result at a time."""
+    from yaptide_site.celery import app
+
+    completed = dict(
+        CeleryTask.objects.filter(simulation_id=simulation_pk, task_state=JobState.COMPLETED)
+        .exclude(celery_id="")
+        .values_list("celery_id", "simulated_primaries")
+    )
+    for celery_id in completed:
+        row = TaskResult.objects.filter(task_id=celery_id, status="SUCCESS").first()
+        if row is not None and row.result:
+            yield app.backend.decode_content(row, row.result), completed[celery_id]
+
+
+@shared_task(bind=True, name="simulations.merge_results")
+def merge_results(self, simulation_pk: int) -> int:
+    """Merges the completed tasks' results into the job's estimators; returns the number of estimators.
+
+    A MERGING_QUEUED job ends COMPLETED; a canceled one keeps its partial results and stays CANCELED.
+    """
+    simulation = Simulation.objects.non_polymorphic().filter(pk=simulation_pk).first()
+    if simulation is None or simulation.job_state in (JobState.COMPLETED, JobState.FAILED):
+        return 0
+    canceled = simulation.job_state == JobState.CANCELED
+    if not canceled:
+        services.simulation_apply_update(simulation=simulation, job_state=JobState.MERGING_RUNNING)
+    try:
+        merger = EstimatorMerger()
+        for estimators, primaries in _task_results(simulation_pk):
+            merger.add(estimators, primaries)
+        merged = merger.result()
+        if merged:
+            services.results_store(simulation=simulation, estimators=merged)
+    except Exception:
+        services.logfiles_store(simulation=simulation, logfiles={"merge.log": traceback.format_exc()})
+        services.simulation_apply_update(simulation=simulation, job_state=JobState.FAILED, end_time=timezone.now())
+        raise
+    if not canceled:
+        services.simulation_apply_update(simulation=simulation, job_state=JobState.COMPLETED, end_time=timezone.now())
+    return len(merged)
+
+
+@shared_task(name="simulations.reap_stale_tasks")
+def reap_stale_tasks() -> int:
+    """Periodic (beat): marks FAILED the RUNNING tasks that sent no update for TASK_STALE_SECONDS."""
+    failed = services.tasks_fail_stale(stale_seconds=settings.TASK_STALE_SECONDS)
+    for job_id, task_id in failed:
+        logger.warning("task %s of %s sent no update for %s s: FAILED", task_id, job_id, settings.TASK_STALE_SECONDS)
+    return len(failed)

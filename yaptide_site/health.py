@@ -1,0 +1,71 @@
+"""GET /health/: database, broker and worker status as JSON; 200 when all are up, 503 otherwise."""
+
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.http import require_GET
+
+# The embedded broker's worker rewrites its heartbeat file this often; three missed beats mean it is gone.
+HEARTBEAT_SECONDS = 5
+HEARTBEAT_MAX_AGE = 3 * HEARTBEAT_SECONDS
+PING_TIMEOUT = 1.0
+
+
+def heartbeat_path() -> Path:
+    return Path(settings.CELERY_BROKER_DIR) / "worker-heartbeat"
+
+
+def _embedded_broker() -> bool:
+    return settings.CELERY_BROKER_URL.startswith("filesystem")
+
+
+def database_status() -> dict:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return {"ok": True}
+    except Exception as exc:
+        return {"ok": False, "error": str(exc)}
+
+
+def broker_status() -> dict:
+    from .celery import app
+
+    if _embedded_broker():
+        folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
+        ok = folder.is_dir()
+        return {"ok": ok, "kind": "filesystem"} if ok else {"ok": False, "kind": "filesystem", "error": "no folder"}
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return {"ok": True, "kind": conn.transport_cls}
+    except Exception as exc:
+        return {"ok": False, "error": str(exc)}
+
+
+def worker_status() -> dict:
+    from .celery import app
+
+    if _embedded_broker():
+        try:
+            age = time.time() - float(heartbeat_path().read_text())
+        except (OSError, ValueError):
+            return {"ok": False, "error": "no worker heartbeat"}
+        return {"ok": age < HEARTBEAT_MAX_AGE, "heartbeat_age_seconds": round(age, 1)}
+    try:
+        replies = app.control.inspect(timeout=PING_TIMEOUT).ping() or {}
+    except Exception as exc:
+        return {"ok": False, "error": str(exc)}
+    return {"ok": bool(replies), "workers": sorted(replies)}
+
+
+@require_GET
+def health(request: HttpRequest) -> JsonResponse:
+    """Reports each dependency; a load balancer or compose health check needs only the status code."""
+    checks = {"database": database_status(), "broker": broker_status()}
+    checks["worker"] = worker_status() if checks["broker"]["ok"] else {"ok": False, "error": "broker down"}
+    healthy = all(check["ok"] for check in checks.values())
+    return JsonResponse({"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503)
