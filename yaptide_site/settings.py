@@ -218,3 +218,7 @@ TASK_MAX_RERUNS = env.int("TASK_MAX_RERUNS", default=2)
 DUMMY_SECONDS_PER_MILLION = env.float("DUMMY_SECONDS_PER_MILLION", default=20.0)
 # zstandard level for new payloads (gzip rows from the old system stay readable).
 PAYLOAD_ZSTD_LEVEL = env.int("PAYLOAD_ZSTD_LEVEL", default=1)
+# Real simulators: path of the executable, or empty to find shieldhit / rfluka / topas on PATH.
+SHIELDHIT_PATH = env("SHIELDHIT_PATH", default="")
+FLUKA_PATH = env("FLUKA_PATH", default="")
+TOPAS_PATH = env("TOPAS_PATH", default="")
