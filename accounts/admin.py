@@ -9,7 +9,9 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import Count
 from django.urls import reverse
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.views.decorators.debug import sensitive_post_parameters
 from polymorphic.admin import PolymorphicChildModelAdmin, PolymorphicChildModelFilter, PolymorphicParentModelAdmin
 
 from yaptide_site.errors import ServiceError
@@ -130,6 +132,13 @@ class UserChildAdmin(PolymorphicChildModelAdmin):
 
     base_model = User
     readonly_fields = ["auth_provider", "last_login", "date_joined", "simulations"]
+
+    # Passwords and keys posted to these pages never appear in error reports.
+    @method_decorator(
+        sensitive_post_parameters("password1", "password2", "new_password", "new_cert", "new_private_key")
+    )
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="Simulations")
     def simulations(self, user):

@@ -223,3 +223,13 @@ def test_bulk_deleting_users_goes_through_the_service(admin_client, submit, user
     assert response.status_code == 200
     assert not User.objects.filter(pk=user.pk).exists()
     assert not Simulation.objects.exists()
+
+
+def test_posted_secrets_are_kept_out_of_error_reports(admin_client):
+    user = KeycloakUserFactory(username="plgnowak")
+
+    response = admin_client.post(
+        reverse("admin:accounts_keycloakuser_change", args=[user.pk]), {"is_active": "on", "new_cert": "C"}
+    )
+
+    assert {"new_cert", "new_private_key", "new_password"} <= set(response.wsgi_request.sensitive_post_parameters)
