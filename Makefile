@@ -37,5 +37,9 @@ test-postgres: venv services
 
 test: lint test-sqlite test-postgres
 
+# The benchmark of issue 5 (bench/run.py): gunicorn + PostgreSQL database yaptide_bench, under 10 minutes.
+bench: venv services
+	$(BIN)/python -m bench.run
+
 clean:
 	rm -rf $(VENV) var/
