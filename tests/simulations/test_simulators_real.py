@@ -393,10 +393,14 @@ def test_cancel_kills_the_simulator_and_its_children_within_two_seconds(
     with pytest.raises(SimulationCanceled):
         run_task(sim_type, workdir, should_stop=should_stop, progress=progress)
 
-    assert time.monotonic() - asked[0] < 2.0
     call = fake_call(workdir)
-    assert not is_running(call["pid"])
+    assert not is_running(call["pid"]), "the simulator is reaped before run() returns"
+    # SIGKILL takes effect asynchronously for the simulator's own children: give them until the deadline.
+    deadline = asked[0] + 2.0
+    while is_running(call["child_pid"]) and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert not is_running(call["child_pid"])
+    assert time.monotonic() < deadline
 
 
 @REAL
