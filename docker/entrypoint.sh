@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The one entrypoint of the service: `make run` calls it as `dev`, the compose file with the other commands.
+# The one entrypoint of the service: `make run` calls it as `dev`; the image and the compose file use the others.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python}
 PORT=${PORT:-8000}
+CELERY=("$PYTHON" -m celery -A yaptide_site)
 
 usage() {
   echo "usage: $0 {dev|web|worker|beat|migrate|flower|manage ARGS...}" >&2
@@ -16,20 +17,54 @@ migrate() {
   "$PYTHON" manage.py ensure_admin
 }
 
+# dev: web server, Celery worker and beat together; INT or TERM (Ctrl-C) stops all three, and so does
+# any one of them exiting. Each runs in its own process group (set -m): Celery gets TERM on its main
+# process (a warm shutdown that stops its pool), the web server on its group (the autoreloader's child
+# too); whatever is left after STOP_TIMEOUT seconds is killed.
+pids=()
+stop_all() {
+  trap - INT TERM
+  kill -TERM "${pids[0]}" "${pids[1]}" 2>/dev/null || true
+  kill -TERM -- "-${pids[2]}" 2>/dev/null || true
+  for _ in $(seq 1 "${STOP_TIMEOUT:-15}0"); do
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 -- "-$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 1 ] || exit 0
+    sleep 0.1
+  done
+  for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
+  exit 0
+}
+
+dev() {
+  export DJANGO_DEBUG=${DJANGO_DEBUG:-1}
+  migrate
+  trap stop_all INT TERM
+  set -m
+  "${CELERY[@]}" worker --loglevel INFO --concurrency "${WORKER_CONCURRENCY:-2}" &
+  pids+=($!)
+  "${CELERY[@]}" beat --loglevel INFO &
+  pids+=($!)
+  "$PYTHON" manage.py runserver "127.0.0.1:$PORT" &
+  pids+=($!)
+  echo "yaptide: web on http://127.0.0.1:$PORT/ with a Celery worker and beat; Ctrl-C stops them all"
+  wait -n || true
+  stop_all
+}
+
 command=${1:-}
 [ -n "$command" ] || usage
 shift
 case "$command" in
-  dev)
-    export DJANGO_DEBUG=${DJANGO_DEBUG:-1}
-    migrate
-    exec "$PYTHON" manage.py runserver "127.0.0.1:$PORT"
-    ;;
+  dev) dev ;;
   web)
     "$PYTHON" manage.py collectstatic --noinput >/dev/null
     exec gunicorn yaptide_site.wsgi:application --bind "0.0.0.0:$PORT" --workers "${WEB_CONCURRENCY:-2}" \
       --access-logfile - "$@"
     ;;
+  worker) exec "${CELERY[@]}" worker --loglevel "${LOG_LEVEL:-INFO}" --concurrency "${WORKER_CONCURRENCY:-2}" "$@" ;;
+  beat) exec "${CELERY[@]}" beat --loglevel "${LOG_LEVEL:-INFO}" "$@" ;;
+  flower) exec "${CELERY[@]}" flower --port="${FLOWER_PORT:-5555}" "$@" ;;
   migrate) migrate ;;
   manage) exec "$PYTHON" manage.py "$@" ;;
   *) usage ;;

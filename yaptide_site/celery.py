@@ -36,6 +36,15 @@ app = Celery("yaptide_site")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+
+@app.on_after_configure.connect
+def _embedded_broker_folder(sender, **kwargs) -> None:
+    """The filesystem broker needs its message folder before the first message is sent or read."""
+    folder = (sender.conf.broker_transport_options or {}).get("data_folder_in")
+    if str(sender.conf.broker_url).startswith("filesystem") and folder:
+        os.makedirs(folder, exist_ok=True)
+
+
 _heartbeat_stop = threading.Event()
 
 

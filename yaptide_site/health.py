@@ -62,10 +62,28 @@ def worker_status() -> dict:
     return {"ok": bool(replies), "workers": sorted(replies)}
 
 
+CHECKS = {"database": database_status, "broker": broker_status, "worker": worker_status}
+
+
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
-    """Reports each dependency; a load balancer or compose health check needs only the status code."""
-    checks = {"database": database_status(), "broker": broker_status()}
-    checks["worker"] = worker_status() if checks["broker"]["ok"] else {"ok": False, "error": "broker down"}
+    """Reports each dependency; a load balancer or compose health check needs only the status code.
+
+    `?checks=database,broker` limits the report (the web container's own health must not hang on workers).
+    """
+    wanted = [name for name in request.GET.get("checks", ",".join(CHECKS)).split(",") if name]
+    unknown = sorted(set(wanted) - set(CHECKS))
+    if unknown:
+        return JsonResponse(
+            {"message": f"unknown checks: {', '.join(unknown)}; known: {', '.join(CHECKS)}"}, status=400
+        )
+    checks = {}
+    for name in CHECKS:
+        if name not in wanted:
+            continue
+        if name == "worker" and not checks.get("broker", {"ok": True})["ok"]:
+            checks[name] = {"ok": False, "error": "broker down"}
+        else:
+            checks[name] = CHECKS[name]()
     healthy = all(check["ok"] for check in checks.values())
     return JsonResponse({"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503)

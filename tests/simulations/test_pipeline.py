@@ -159,3 +159,15 @@ def test_tasks_of_a_worker_killed_outright_are_failed_by_the_stale_task_reaper(c
     logs = logfiles(api_client, job_id)
     assert "sent no update for 3 s" in logs["task_0/reaper.log"]
     assert "task_1/reaper.log" in logs
+
+
+def test_health_reports_a_running_worker_and_its_absence(celery_workers, client):
+    worker = celery_workers.start(concurrency=1)
+
+    response = client.get("/health/")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["broker"]["ok"] and response.json()["worker"]["workers"]
+    worker.stop()
+    response = client.get("/health/")
+    assert response.status_code == 503 and response.json()["worker"]["ok"] is False
