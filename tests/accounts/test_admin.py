@@ -3,6 +3,7 @@ import logging
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import KeycloakUser, User, YaptideUser
@@ -233,3 +234,20 @@ def test_posted_secrets_are_kept_out_of_error_reports(admin_client):
     )
 
     assert {"new_cert", "new_private_key", "new_password"} <= set(response.wsgi_request.sensitive_post_parameters)
+
+
+def test_user_list_takes_the_same_number_of_queries_for_few_or_many_users(
+    admin_client, submit, django_assert_num_queries
+):
+    submit(owner=UserFactory())
+    admin_client.get(USERS)
+    with CaptureQueriesContext(connection) as few:
+        admin_client.get(USERS)
+    for _ in range(10):
+        submit(owner=UserFactory())
+        KeycloakUserFactory()
+
+    with django_assert_num_queries(len(few.captured_queries)):
+        response = admin_client.get(USERS)
+
+    assert response.status_code == 200

@@ -4,6 +4,7 @@ import pytest
 from django.contrib import admin
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from simulations.choices import JobState
@@ -442,3 +443,30 @@ def test_simulation_of_a_keycloak_user_links_to_the_user(admin_client, submit):
     assert reverse("admin:accounts_user_change", args=[owner.pk]) in html or (
         reverse("admin:accounts_keycloakuser_change", args=[owner.pk]) in html
     )
+
+
+@pytest.mark.parametrize("model_name", ["task", "input", "estimator", "page", "logfiles"])
+def test_other_lists_take_the_same_number_of_queries_for_few_or_many_rows(
+    admin_client, submit, model_name, django_assert_num_queries
+):
+    url = reverse(f"admin:simulations_{model_name}_changelist")
+
+    def add_simulations(count):
+        for _ in range(count):
+            simulation, _ = submit(ntasks=3, primaries=30)
+            results_store(
+                simulation=simulation,
+                estimators=[estimator_json(f"e{n}_", [page_json(p, [1.0, 2.0]) for p in range(3)]) for n in range(2)],
+            )
+            logfiles_store(simulation=simulation, logfiles={"a.log": "x"})
+
+    add_simulations(1)
+    admin_client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        admin_client.get(url)
+    add_simulations(6)
+
+    with django_assert_num_queries(len(few.captured_queries)):
+        response = admin_client.get(url)
+
+    assert response.status_code == 200
