@@ -1,6 +1,7 @@
 import logging
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -188,6 +189,9 @@ def test_keycloak_user_cert_can_be_replaced_but_is_not_echoed(admin_client):
     user.refresh_from_db()
     assert user.cert == "NEWCERT" and user.private_key == KEY
     assert "NEWCERT" not in admin_client.get(url).content.decode()
+    history = admin_client.get(reverse("admin:accounts_keycloakuser_history", args=[user.pk])).content.decode()
+    assert "NEWCERT" not in history
+    assert LogEntry.objects.get().get_change_message().lower() == "changed new_cert."  # the field's name, no value
 
 
 def test_deactivate_action_deactivates_selected_users(admin_client):
