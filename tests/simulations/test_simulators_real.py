@@ -225,7 +225,8 @@ def test_topas_parameters_without_seed_get_one():
 
 
 @REAL
-def test_progress_is_reported_with_increasing_primaries(fakes_on_path, tmp_path, sim_type):
+def test_progress_is_reported_with_increasing_primaries(fakes_on_path, tmp_path, monkeypatch, sim_type):
+    monkeypatch.setenv("FAKE_SIM_SECONDS", "2")
     progress = Recorder()
 
     run_task(sim_type, tmp_path / "task", progress=progress)
