@@ -48,7 +48,14 @@ def keycloak_claims(token: str) -> dict:
     """
     client = _jwks_client()
     try:
-        signing_key = client.get_signing_key_from_jwt(token)
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as error:
+        raise KeycloakError(f"invalid Keycloak token: {error}") from None
+    # Refuse other algorithms and key-less tokens before any key is fetched.
+    if header.get("alg") != "RS256" or not isinstance(header.get("kid"), str):
+        raise KeycloakError("invalid Keycloak token: an RS256 token with a key id is required")
+    try:
+        signing_key = client.get_signing_key(header["kid"])
     except jwt.PyJWKClientConnectionError:
         raise KeycloakUnavailable("Keycloak keys cannot be fetched") from None
     except jwt.PyJWTError as error:

@@ -1,8 +1,11 @@
 """Filters, search and ordering of a user's simulation list (query parameters)."""
 
+from datetime import UTC
+
 import django_filters
+from django import forms
 from django_filters.constants import EMPTY_VALUES
-from django_filters.fields import MultipleChoiceField
+from django_filters.fields import IsoDateTimeField, MultipleChoiceField
 
 from .choices import InputType, JobState, Platform, SimType
 from .models import Simulation
@@ -28,6 +31,23 @@ class CommaMultipleChoiceFilter(django_filters.MultipleChoiceFilter):
         super().__init__(*args, **kwargs)
 
 
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 time, converted to UTC (any offset a client sends stays out of SQL)."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("time out of range", code="invalid") from None
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
 class TieBrokenOrderingFilter(django_filters.OrderingFilter):
     """start_time or end_time, ascending or descending; equal times are ordered by id the same way."""
 
@@ -45,10 +65,10 @@ class SimulationFilter(django_filters.FilterSet):
     sim_type = CommaMultipleChoiceFilter(choices=SimType.choices, normalize=str.lower, help_text="Simulator(s).")
     platform = CommaMultipleChoiceFilter(choices=Platform.choices, help_text="DIRECT or BATCH.")
     input_type = CommaMultipleChoiceFilter(choices=InputType.choices, help_text="EDITOR or FILES.")
-    start_after = django_filters.IsoDateTimeFilter(
+    start_after = UtcIsoDateTimeFilter(
         field_name="start_time", lookup_expr="gte", help_text="Submitted at or after this ISO 8601 time."
     )
-    start_before = django_filters.IsoDateTimeFilter(
+    start_before = UtcIsoDateTimeFilter(
         field_name="start_time", lookup_expr="lte", help_text="Submitted at or before this ISO 8601 time."
     )
     search = django_filters.CharFilter(

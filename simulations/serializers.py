@@ -94,13 +94,6 @@ class SimulationDetailSerializer(SimulationItemSerializer):
     tasks = TaskSerializer(many=True)
 
 
-class SimulationPageSerializer(serializers.Serializer):
-    count = serializers.IntegerField()
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
-    results = SimulationItemSerializer(many=True)
-
-
 class InputSerializer(serializers.Serializer):
     input_type = serializers.ChoiceField(choices=InputType.choices)
     input_json = serializers.JSONField(required=False, help_text="The editor project (EDITOR input).")

@@ -22,7 +22,6 @@ from .serializers import (
     ResultsSerializer,
     SimulationDetailSerializer,
     SimulationItemSerializer,
-    SimulationPageSerializer,
     SubmitSerializer,
 )
 from .services import simulation_cancel, simulation_delete, simulation_submit
@@ -100,7 +99,7 @@ CONDITIONAL = "Completed results carry an ETag; If-None-Match answers 304."
     list=extend_schema(
         summary="List my simulations",
         description="Newest first, paginated (page_size at most 100).",
-        responses={200: SimulationPageSerializer, **error_responses(400, 401, 404)},
+        responses={200: SimulationItemSerializer(many=True), **error_responses(400, 401, 404)},
     ),
     create=extend_schema(
         summary="Submit a simulation",

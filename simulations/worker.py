@@ -90,7 +90,10 @@ def _time(data: dict, field: str) -> datetime | None:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         raise InvalidInput(f"{field} must be an ISO 8601 time, got {value!r}", field=field) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+    try:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(f"{field} is out of range, got {value!r}", field=field) from None
 
 
 def _count(data: dict, field: str, maximum: int = MAX_BIGINT) -> int | None:

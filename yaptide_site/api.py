@@ -7,8 +7,9 @@ import uuid
 import orjson
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.utils.functional import Promise
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, serializers
 from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BaseRenderer
@@ -119,3 +120,9 @@ class ErrorSerializer(serializers.Serializer):
 def error_responses(*statuses: int) -> dict:
     """extend_schema `responses` entries for the given error statuses."""
     return {status: ErrorSerializer for status in statuses}
+
+
+@csrf_exempt
+def api_not_found(request, *args, **kwargs):
+    """JSON 404 for any /api/ address that names no endpoint."""
+    return JsonResponse({"message": f"no API endpoint at {request.path}"}, status=404)

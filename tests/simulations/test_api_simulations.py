@@ -331,3 +331,10 @@ def test_delete_of_a_finished_job_removes_it(api_client, submit):
     assert response.status_code == 204
     assert not Simulation.objects.filter(pk=simulation.pk).exists()
     assert not Task.objects.filter(simulation_id=simulation.pk).exists()
+
+
+def test_start_time_filter_takes_any_offset(api_client, jobs):
+    response = api_client.get(URL, {"start_before": "0237-08-04T16:27:19.825300-22:57"})
+    assert response.status_code == 200
+    assert response.json()["count"] == 0
+    assert api_client.get(URL, {"start_after": "0001-01-01T00:00:00+23:59"}).status_code == 400

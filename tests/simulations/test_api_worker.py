@@ -367,3 +367,12 @@ def test_concurrent_task_completions_leave_the_job_state_right(submit):
     tasks = Task.objects.non_polymorphic().filter(simulation=simulation)
     assert {(t.task_state, t.simulated_primaries) for t in tasks} == {("COMPLETED", 1000)}
     assert Simulation.objects.get(pk=simulation.pk).job_state == JobState.MERGING_QUEUED
+
+
+def test_task_times_with_unusual_offsets_are_stored_in_utc(worker, job):
+    simulation, key = job
+    response = worker_post(worker, simulation, "tasks/0/", {"start_time": "2026-01-31T10:00:00-22:57"}, key)
+    assert response.status_code == 200
+    assert response.json()["start_time"] == "2026-02-01T08:57:00Z"
+    out_of_range = worker_post(worker, simulation, "tasks/1/", {"start_time": "0001-01-01T00:00:00+23:59"}, key)
+    assert out_of_range.status_code == 400
