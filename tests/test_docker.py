@@ -63,12 +63,14 @@ def test_services_wait_for_the_health_of_what_they_need():
     assert "/health/" in " ".join(services["web"]["healthcheck"]["test"])
 
 
-def test_app_services_reach_postgres_and_redis_and_need_the_secrets():
-    environment = compose()["services"]["web"]["environment"]
+def test_app_services_reach_postgres_and_redis_and_take_secrets_only_from_the_env_file():
+    web = compose()["services"]["web"]
+    environment = web["environment"]
 
     assert environment["DATABASE_URL"].startswith("postgres://") and "@postgres:5432/" in environment["DATABASE_URL"]
-    assert environment["REDIS_URL"] == "redis://redis:6379/0"
-    assert ":?" in environment["DJANGO_SECRET_KEY"] and ":?" in environment["FIELD_ENCRYPTION_KEYS"]
+    assert environment["REDIS_URL"] == environment["CELERY_BROKER_URL"] == "redis://redis:6379/0"
+    assert web["env_file"] == [{"path": "../.env", "required": True}]
+    assert not {"DJANGO_SECRET_KEY", "FIELD_ENCRYPTION_KEYS"} & set(environment)
 
 
 def test_image_runs_the_entrypoint_as_a_non_root_user_with_pinned_requirements():

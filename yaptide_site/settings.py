@@ -171,9 +171,10 @@ CACHES = {
     if REDIS_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+# An empty value (as .env.example leaves it) means "not set".
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://"
 # The embedded broker (no Redis, `make run`): message files in this folder, shared by web, worker and beat.
-CELERY_BROKER_DIR = Path(env("CELERY_BROKER_DIR", default=str(VAR_DIR / "broker")))
+CELERY_BROKER_DIR = Path(env("CELERY_BROKER_DIR", default="") or VAR_DIR / "broker")
 # Hard limit of one simulation task; the soft limit a minute earlier lets the task store its logs as FAILED.
 CELERY_TASK_TIME_LIMIT = env.int("SIMULATION_TIME_LIMIT_SECONDS", default=12 * 3600)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
@@ -184,7 +185,7 @@ else:
     # Redis hands an unacknowledged message to another worker after visibility_timeout: it must exceed the
     # longest task, or a long simulation would be started a second time while the first still runs.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 3600}
-CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", default="yaptide")
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", default="") or "yaptide"
 # A message is acknowledged after its task ends, and requeued when the worker process running it dies.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
