@@ -14,8 +14,12 @@ from django.http import HttpResponse, HttpResponseNotModified
 
 from .payloads import ZSTD_MAGIC, decompress
 
+# gzip level 5 for ordinary bodies; above GZIP_FAST_ABOVE bytes level 1, which on result pages costs a
+# quarter of the CPU of level 5 for about 7% more bytes (clients that accept zstd get stored frames anyway).
 GZIP_LEVEL = 5
-ZSTD_LEVEL = 3
+GZIP_FAST_LEVEL = 1
+GZIP_FAST_ABOVE = 64 * 1024
+ZSTD_LEVEL = 1
 MIN_COMPRESS_BYTES = 1024
 
 
@@ -148,7 +152,8 @@ def json_response(request, parts: list[Part], *, etag: str | None = None, status
     else:
         body = _joined(parts)
         if encoding == "gzip" and len(body) >= MIN_COMPRESS_BYTES:
-            body = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+            level = GZIP_FAST_LEVEL if len(body) > GZIP_FAST_ABOVE else GZIP_LEVEL
+            body = gzip.compress(body, compresslevel=level, mtime=0)
         else:
             encoding = "identity"
     response = HttpResponse(body, content_type="application/json", status=status)

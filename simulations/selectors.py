@@ -104,20 +104,17 @@ def logfiles_blob(*, simulation: Simulation) -> bytes | None:
 
 
 def estimators_listing(*, simulation: Simulation) -> list[dict]:
-    """Names of the estimators in editor order, each with its pages' number, name and dimension (two queries)."""
-    estimators = {
-        row["id"]: {"name": row["name"], "file_name": row["file_name"], "pages": []}
-        for row in Estimator.objects.filter(simulation_id=simulation.pk).values("id", "name", "file_name")
-    }
-    pages = (
-        Page.objects.filter(estimator__simulation_id=simulation.pk)
-        .order_by("estimator_id", "page_number")
-        .values_list("estimator_id", "page_number", "page_name", "page_dimension")
+    """Names of the estimators in editor order, each with its pages' number, name and dimension (one query)."""
+    rows = (
+        Estimator.objects.filter(simulation_id=simulation.pk)
+        .order_by("position", "id", "pages__page_number")
+        .values_list("id", "name", "file_name", "pages__page_number", "pages__page_name", "pages__page_dimension")
     )
-    for estimator_id, number, name, dimension in pages:
-        estimators[estimator_id]["pages"].append(
-            {"page_number": number, "page_name": name, "page_dimension": dimension}
-        )
+    estimators: dict[int, dict] = {}
+    for estimator_id, name, file_name, number, page_name, dimension in rows:
+        estimator = estimators.setdefault(estimator_id, {"name": name, "file_name": file_name, "pages": []})
+        if number is not None:
+            estimator["pages"].append({"page_number": number, "page_name": page_name, "page_dimension": dimension})
     return list(estimators.values())
 
 
@@ -168,39 +165,47 @@ def page_selection_parse(text: str | None) -> PageSelection | None:
 def estimator_with_pages(
     *, simulation: Simulation, name: str, selection: PageSelection | None
 ) -> tuple[dict, list[bytes]]:
-    """One estimator (by name, else file name) with the stored blobs of the selected pages (two queries)."""
+    """One estimator (by name, else file name) with the stored blobs of the selected pages (one query)."""
     if "\x00" in name:
         raise NotFound(f"simulation {simulation.job_id} has no estimator {name!r}")
-    rows = list(
-        Estimator.objects.filter(Q(name=name) | Q(file_name=name), simulation_id=simulation.pk).values(
-            "id", "name", "file_name", "compressed_data"
-        )[:2]
+    pages = Page.objects.filter(
+        Q(estimator__name=name) | Q(estimator__file_name=name), estimator__simulation_id=simulation.pk
     )
-    if not rows:
-        raise NotFound(f"simulation {simulation.job_id} has no estimator {name!r}")
-    estimator = next((row for row in rows if row["name"] == name), rows[0])
-    pages = Page.objects.filter(estimator_id=estimator["id"])
     if selection is not None:
         pages = pages.filter(selection.as_q())
-    blobs = list(pages.order_by("page_number").values_list("compressed_data", flat=True))
-    if selection is not None and not blobs:
-        raise NotFound(f"estimator {estimator['name']!r} has no page in {selection.key}")
-    return estimator, blobs
+    rows = list(
+        pages.order_by("estimator_id", "page_number").values_list(
+            "estimator_id", "estimator__name", "estimator__file_name", "estimator__compressed_data", "compressed_data"
+        )
+    )
+    if not rows:
+        # Rare: no estimator of that name, or none of its pages selected, or an estimator without pages.
+        estimator = (
+            Estimator.objects.filter(Q(name=name) | Q(file_name=name), simulation_id=simulation.pk)
+            .values("id", "name", "file_name", "compressed_data")
+            .first()
+        )
+        if estimator is None:
+            raise NotFound(f"simulation {simulation.job_id} has no estimator {name!r}")
+        if selection is not None:
+            raise NotFound(f"estimator {estimator['name']!r} has no page in {selection.key}")
+        return estimator, []
+    chosen = next((row for row in rows if row[1] == name), rows[0])
+    estimator = {"id": chosen[0], "name": chosen[1], "file_name": chosen[2], "compressed_data": chosen[3]}
+    return estimator, [row[4] for row in rows if row[0] == chosen[0]]
 
 
 def results_all(*, simulation: Simulation) -> list[tuple[dict, list[bytes]]]:
-    """Every estimator in editor order with the stored blobs of all its pages (two queries)."""
-    estimators = {
-        row["id"]: (row, [])
-        for row in Estimator.objects.filter(simulation_id=simulation.pk).values(
-            "id", "name", "file_name", "compressed_data"
-        )
-    }
-    pages = (
-        Page.objects.filter(estimator__simulation_id=simulation.pk)
-        .order_by("estimator_id", "page_number")
-        .values_list("estimator_id", "compressed_data")
+    """Every estimator in editor order with the stored blobs of all its pages (one query)."""
+    rows = (
+        Estimator.objects.filter(simulation_id=simulation.pk)
+        .order_by("position", "id", "pages__page_number")
+        .values_list("id", "name", "file_name", "compressed_data", "pages__compressed_data")
     )
-    for estimator_id, blob in pages:
-        estimators[estimator_id][1].append(blob)
+    estimators: dict[int, tuple[dict, list[bytes]]] = {}
+    for estimator_id, name, file_name, metadata, blob in rows:
+        if estimator_id not in estimators:
+            estimators[estimator_id] = ({"name": name, "file_name": file_name, "compressed_data": metadata}, [])
+        if blob is not None:
+            estimators[estimator_id][1].append(blob)
     return list(estimators.values())

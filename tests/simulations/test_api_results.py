@@ -93,6 +93,15 @@ def test_bad_page_selection_is_400(api_client, uploaded, pages):
     assert "pages" in response.json()["errors"]
 
 
+def test_estimator_without_pages_reads_as_empty(api_client, submit):
+    simulation, _ = submit()
+    results_store(simulation=simulation, estimators=[{**result_estimator(file_name="empty_"), "pages": []}])
+    response = api_client.get(f"{URL}{simulation.job_id}/estimators/empty_/")
+    assert response.status_code == 200
+    assert response.json()["pages"] == []
+    assert api_client.get(f"{URL}{simulation.job_id}/estimators/empty_/?pages=0").status_code == 404
+
+
 def test_missing_estimator_or_pages_are_404(api_client, uploaded):
     simulation, _ = uploaded
     assert api_client.get(f"{URL}{simulation.job_id}/estimators/nothing/").status_code == 404
@@ -196,7 +205,7 @@ def test_refused_encodings_are_not_used(api_client, uploaded):
 )
 def test_reads_use_a_fixed_number_of_queries(api_client, uploaded, path, django_assert_max_num_queries):
     simulation, _ = uploaded
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(3):  # user, simulation, payload rows
         response = api_client.get(f"{URL}{simulation.job_id}/{path}")
     assert response.status_code == 200
 
@@ -206,7 +215,9 @@ def test_results_read_query_count_does_not_grow_with_results(api_client, submit,
     big, _ = submit()
     results_store(simulation=small, estimators=[result_estimator(pages=1)])
     results_store(simulation=big, estimators=[result_estimator(file_name=f"e{n}_", pages=9) for n in range(6)])
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(3):
         api_client.get(f"{URL}{small.job_id}/results/")
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(3):
         api_client.get(f"{URL}{big.job_id}/results/")
+    with django_assert_num_queries(3):
+        api_client.get(f"{URL}{big.job_id}/estimators/e3_/?pages=0-4,8")
