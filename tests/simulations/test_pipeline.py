@@ -171,3 +171,21 @@ def test_health_reports_a_running_worker_and_its_absence(celery_workers, client)
     worker.stop()
     response = client.get("/health/")
     assert response.status_code == 503 and response.json()["worker"]["ok"] is False
+
+
+def test_a_shieldhit_job_runs_the_executable_on_the_workers_and_merges(celery_workers, api_client, settings):
+    from tests.simulations.test_simulators_real import FAKES, SHIELDHIT_FILES
+
+    settings.SHIELDHIT_PATH = str(FAKES / "shieldhit")
+    celery_workers.start(concurrency=2, SHIELDHIT_PATH=settings.SHIELDHIT_PATH, FAKE_SIM_SECONDS="1")
+    body = {"sim_type": "shieldhit", "ntasks": 2, "input_type": "files", "input_files": SHIELDHIT_FILES}
+    response = api_client.post("/api/simulations/", body, format="json")
+    assert response.status_code == 201, response.content
+    job_id = response.json()["job_id"]
+
+    body = wait_for_state(api_client, job_id, COMPLETED, FAILED)
+
+    assert body["job_state"] == COMPLETED, logfiles(api_client, job_id)
+    merged = results(api_client, job_id)
+    assert merged and all(estimator["pages"] for estimator in merged)
+    assert_merged(merged, [task_result(job_id, 0), task_result(job_id, 1)])
