@@ -65,7 +65,7 @@ class RegisterView(PublicView):
     @extend_schema(
         summary="Register a local user",
         request=CredentialsSerializer,
-        responses={201: UserSerializer, **error_responses(400, 403, 409)},
+        responses={201: UserSerializer, **error_responses(400, 403, 409, 415)},
     )
     def post(self, request):
         if not settings.ALLOW_REGISTRATION:
@@ -83,7 +83,7 @@ class LoginView(PublicView):
         summary="Log in a local user",
         description="Returns access and refresh tokens and sets them as HttpOnly cookies.",
         request=CredentialsSerializer,
-        responses={200: LoginResponseSerializer, **error_responses(400, 401, 429)},
+        responses={200: LoginResponseSerializer, **error_responses(400, 401, 415, 429)},
     )
     def post(self, request):
         serializer = CredentialsSerializer(data=request.data)
@@ -105,7 +105,7 @@ class RefreshView(PublicView):
         summary="Refresh the tokens",
         description="Takes the refresh token from the body or the `refresh_token` cookie; the old one stops working.",
         request=RefreshSerializer,
-        responses={200: TokensSerializer, **error_responses(400, 401)},
+        responses={200: TokensSerializer, **error_responses(400, 401, 415)},
     )
     def post(self, request):
         raw = _refresh_from(request)
@@ -128,7 +128,7 @@ class LogoutView(PublicView):
         summary="Log out",
         description="Makes the refresh token (body or cookie) unusable and clears both cookies.",
         request=RefreshSerializer,
-        responses={204: OpenApiResponse(description="Logged out."), **error_responses(400)},
+        responses={204: OpenApiResponse(description="Logged out."), **error_responses(400, 415)},
     )
     def post(self, request):
         raw = _refresh_from(request)

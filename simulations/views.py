@@ -104,7 +104,7 @@ CONDITIONAL = "Completed results carry an ETag; If-None-Match answers 304."
     create=extend_schema(
         summary="Submit a simulation",
         request=SubmitSerializer,
-        responses={201: SimulationDetailSerializer, **error_responses(400, 401, 413)},
+        responses={201: SimulationDetailSerializer, **error_responses(400, 401, 413, 415)},
     ),
     retrieve=extend_schema(
         summary="A simulation and its tasks",

@@ -167,7 +167,7 @@ KEY_PARAMETER = OpenApiParameter(
     description="The simulation's update key, given to its workers at dispatch.",
 )
 JOB_ID_PARAMETER = OpenApiParameter("job_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The job id.")
-WORKER_ERRORS = error_responses(400, 403, 413)
+WORKER_ERRORS = error_responses(400, 403, 413, 415)
 DENIED_NOTE = "A wrong key and an unknown job_id both answer 403 with the same message."
 
 
@@ -220,7 +220,7 @@ class WorkerTaskView(WorkerView):
             KEY_PARAMETER,
         ],
         request=WorkerTaskUpdateSerializer,
-        responses={200: TaskSerializer, **error_responses(400, 403, 404, 413)},
+        responses={200: TaskSerializer, **error_responses(400, 403, 404, 413, 415)},
         examples=[
             OpenApiExample(
                 "progress",

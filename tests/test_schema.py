@@ -108,3 +108,18 @@ def test_docs_static_files_are_shipped(client, db):
 
     for url in re.findall(r"""["'](/static/[^"']+)["']""", html):
         assert finders.find(url.removeprefix("/static/")), url
+
+
+def test_unknown_api_paths_are_json_404(client, db):
+    response = client.get("/api/simulations")
+    assert response.status_code == 404
+    assert response.json() == {
+        "message": "no API endpoint at /api/simulations; API paths end with a slash: /api/simulations/"
+    }
+    assert client.post("/api/nothing/here/").json() == {"message": "no API endpoint at /api/nothing/here/"}
+
+
+def test_docs_open_with_a_stale_access_cookie(client, db):
+    client.cookies["access_token"] = "expired.or.forged"
+    assert client.get("/api/schema/").status_code == 200
+    assert client.get("/api/docs/").status_code == 200

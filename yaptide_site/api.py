@@ -8,6 +8,7 @@ import orjson
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
+from django.urls import Resolver404, resolve
 from django.utils.functional import Promise
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, serializers
@@ -125,4 +126,12 @@ def error_responses(*statuses: int) -> dict:
 @csrf_exempt
 def api_not_found(request, *args, **kwargs):
     """JSON 404 for any /api/ address that names no endpoint."""
-    return JsonResponse({"message": f"no API endpoint at {request.path}"}, status=404)
+    message = f"no API endpoint at {request.path}"
+    if not request.path.endswith("/"):
+        try:
+            resolve(request.path + "/")
+        except Resolver404:
+            pass
+        else:
+            message += f"; API paths end with a slash: {request.path}/"
+    return JsonResponse({"message": message}, status=404)

@@ -11,9 +11,14 @@ api_urlpatterns = [
     path("", include("simulations.urls")),
     path("", include("clusters.urls")),
     path("worker/", include(worker_urlpatterns)),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="schema", template_name="api/redoc.html"), name="redoc"),
+    # Public documentation: no authentication runs, so a stale cookie never hides the docs.
+    path("schema/", SpectacularAPIView.as_view(authentication_classes=[]), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema", authentication_classes=[]), name="swagger-ui"),
+    path(
+        "redoc/",
+        SpectacularRedocView.as_view(url_name="schema", template_name="api/redoc.html", authentication_classes=[]),
+        name="redoc",
+    ),
     re_path(r"", api_not_found),
 ]
 

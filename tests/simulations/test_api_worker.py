@@ -376,3 +376,15 @@ def test_task_times_with_unusual_offsets_are_stored_in_utc(worker, job):
     assert response.json()["start_time"] == "2026-02-01T08:57:00Z"
     out_of_range = worker_post(worker, simulation, "tasks/1/", {"start_time": "0001-01-01T00:00:00+23:59"}, key)
     assert out_of_range.status_code == 400
+
+
+def test_a_body_that_is_not_json_is_415_json(worker, job):
+    simulation, key = job
+    response = worker.post(
+        f"/api/worker/simulations/{simulation.job_id}/tasks/0/",
+        data="task_state=RUNNING",
+        content_type="application/x-www-form-urlencoded",
+        HTTP_X_UPDATE_KEY=key,
+    )
+    assert response.status_code == 415
+    assert response.json()["message"]
