@@ -5,19 +5,21 @@ import tempfile
 import time
 import traceback
 import zlib
+from datetime import timedelta
 from pathlib import Path
 
 from celery import Task as CeleryTaskBase
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.db.models import Max
 from django.utils import timezone
 from django_celery_results.models import TaskResult
 
-from . import services
+from . import execution, services
 from .choices import TERMINAL_STATES, JobState
 from .merge import EstimatorMerger
-from .models import CeleryTask, Input, Simulation, Task
+from .models import CelerySimulation, CeleryTask, Input, Simulation, Task
 from .services import TaskClaim, TaskUpdate
 from .simulators import get_simulator
 from .simulators.base import SimulationCanceled, SimulatorFailed, TaskRun
@@ -182,10 +184,26 @@ def merge_results(self, simulation_pk: int) -> int:
     return len(merged)
 
 
+def _merges_stalled(stale_seconds: int) -> list[int]:
+    """DIRECT jobs waiting for a merge whose tasks all ended over `stale_seconds` ago (the merge was lost)."""
+    cutoff = timezone.now() - timedelta(seconds=stale_seconds)
+    return list(
+        CelerySimulation.objects.filter(job_state__in=(JobState.MERGING_QUEUED, JobState.MERGING_RUNNING))
+        .annotate(last_update=Max("tasks__last_update_time"))
+        .filter(last_update__lt=cutoff)
+        .values_list("pk", flat=True)
+    )
+
+
 @shared_task(name="simulations.reap_stale_tasks")
 def reap_stale_tasks() -> int:
-    """Periodic (beat): marks FAILED the RUNNING tasks that sent no update for TASK_STALE_SECONDS."""
-    failed = services.tasks_fail_stale(stale_seconds=settings.TASK_STALE_SECONDS)
+    """Periodic (beat): marks FAILED the RUNNING tasks that sent no update for TASK_STALE_SECONDS, and sends
+    again the merge of a job that has waited that long for it (merging twice stores the same results)."""
+    stale_seconds = settings.TASK_STALE_SECONDS
+    failed = services.tasks_fail_stale(stale_seconds=stale_seconds)
     for job_id, task_id in failed:
-        logger.warning("task %s of %s sent no update for %s s: FAILED", task_id, job_id, settings.TASK_STALE_SECONDS)
+        logger.warning("task %s of %s sent no update for %s s: FAILED", task_id, job_id, stale_seconds)
+    for simulation_pk in _merges_stalled(stale_seconds):
+        logger.warning("simulation %s waited %s s for its merge: merging again", simulation_pk, stale_seconds)
+        execution.simulation_merge_queued(simulation_id=simulation_pk)
     return len(failed)

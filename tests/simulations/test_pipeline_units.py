@@ -173,3 +173,17 @@ def test_a_task_result_with_a_32000_value_page_is_stored_compactly():
     assert len(estimators[0]["pages"][0]["data"]["values"]) == 32_000
     assert len(stored) < 0.7 * plain_json
     assert app.backend.decode(app.backend.encode(estimators)) == estimators
+
+
+def test_reaper_sends_again_the_merge_of_a_job_that_waited_too_long_for_it(submit, settings, merges):
+    settings.TASK_STALE_SECONDS = 60
+    waiting, _ = submit(ntasks=1)
+    fresh, _ = submit(ntasks=1)
+    for simulation in (waiting, fresh):
+        task_apply_update(simulation=simulation, task_id=0, update=TaskUpdate(task_state=JobState.COMPLETED))
+    Task.objects.filter(simulation=waiting).update(last_update_time=timezone.now() - timedelta(seconds=61))
+    merges.clear()
+
+    tasks.reap_stale_tasks()
+
+    assert merges == [waiting.pk]
