@@ -1,3 +1,4 @@
+from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -5,6 +6,9 @@ from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidTok
 from rest_framework_simplejwt.settings import api_settings
 
 from .models import User
+
+_USER_FIELDS = ("id", "is_superuser", "username", "auth_provider", "is_active", "is_staff")
+_USER_SQL = f"SELECT {', '.join(_USER_FIELDS)} FROM {User._meta.db_table} WHERE id = %s"
 
 ACCESS_COOKIE = "access_token"
 REFRESH_COOKIE = "refresh_token"
@@ -24,12 +28,15 @@ class CookieOrHeaderJWTAuthentication(JWTAuthentication):
         return self.get_user(token), token
 
     def get_user(self, validated_token):
-        """The token's user in one query (the base row; views need no provider-specific field)."""
+        """The token's user in one plain query (runs on every request; views need only these columns)."""
         try:
-            user_id = validated_token[api_settings.USER_ID_CLAIM]
-        except KeyError:
+            user_id = int(validated_token[api_settings.USER_ID_CLAIM])
+        except (KeyError, TypeError, ValueError):
             raise InvalidToken(_("Token contained no recognizable user identification")) from None
-        user = User.objects.non_polymorphic().filter(**{api_settings.USER_ID_FIELD: user_id}).first()
+        with connection.cursor() as cursor:
+            cursor.execute(_USER_SQL, [user_id])
+            row = cursor.fetchone()
+        user = None if row is None else User.from_db(connection.alias, _USER_FIELDS, row)
         if user is None or not user.is_active:
             raise AuthenticationFailed(_("User not found or inactive"), code="user_not_found")
         return user

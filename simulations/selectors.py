@@ -4,6 +4,7 @@ loaded by lists, and results blobs are returned as stored (for splicing into res
 import re
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 
 from yaptide_site.errors import InvalidInput, NotFound
@@ -49,14 +50,37 @@ def simulation_progress(*, simulation_ids: list[int]) -> dict[int, dict[str, int
     return {row.pop("simulation_id"): row for row in rows}
 
 
-def simulation_get(*, user, job_id: str, fields: tuple[str, ...] = LIST_FIELDS) -> Simulation:
-    """The user's simulation with this job_id (only `fields` loaded); another user's job is NotFound."""
+def _fetch(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+# The hot reads below are plain SQL: each runs on every results read, and the ORM would spend more CPU
+# compiling these small statements than the database spends answering them.
+_SIMULATION = Simulation._meta.db_table
+_ESTIMATOR = Estimator._meta.db_table
+_PAGE = Page._meta.db_table
+OWNER_FIELDS = ("id", "job_id", "platform", "input_type", "job_state", "results_version")
+_OWNER_SQL = f"SELECT {', '.join(OWNER_FIELDS)} FROM {_SIMULATION} WHERE user_id = %s AND job_id = %s"
+_PAGES_SQL = (
+    f"SELECT e.id, e.name, e.file_name, e.compressed_data, p.compressed_data FROM {_ESTIMATOR} e "
+    f"JOIN {_PAGE} p ON p.estimator_id = e.id WHERE e.simulation_id = %s AND (e.name = %s OR e.file_name = %s)"
+)
+_RESULTS_SQL = (
+    f"SELECT e.id, e.name, e.file_name, e.compressed_data, p.compressed_data FROM {_ESTIMATOR} e "
+    f"LEFT JOIN {_PAGE} p ON p.estimator_id = e.id WHERE e.simulation_id = %s ORDER BY e.position, e.id, p.page_number"
+)
+
+
+def simulation_get(*, user, job_id: str) -> Simulation:
+    """The user's simulation with this job_id (OWNER_FIELDS loaded, one query); another user's job is NotFound."""
     if not isinstance(job_id, str) or not JOB_ID_PATTERN.fullmatch(job_id):
         raise NotFound(f"simulation {job_id} not found")
-    simulation = Simulation.objects.non_polymorphic().filter(user=user, job_id=job_id).only(*fields).first()
-    if simulation is None:
+    rows = _fetch(_OWNER_SQL, [user.pk, job_id])
+    if not rows:
         raise NotFound(f"simulation {job_id} not found")
-    return simulation
+    return Simulation.from_db(connection.alias, OWNER_FIELDS, rows[0])
 
 
 def simulation_detail(*, user, job_id: str) -> tuple[dict, list[dict]]:
@@ -131,11 +155,16 @@ class PageSelection:
         parts = [str(n) for n in sorted(set(self.numbers))] + [f"{a}-{b}" for a, b in sorted(set(self.ranges))]
         return ",".join(parts) or "all"
 
-    def as_q(self) -> Q:
-        q = Q(page_number__in=self.numbers) if self.numbers else Q(pk__in=[])
+    def as_sql(self, column: str) -> tuple[str, list[int]]:
+        """A SQL condition on `column` and its parameters."""
+        parts, params = [], []
+        if self.numbers:
+            parts.append(f"{column} IN ({', '.join(['%s'] * len(self.numbers))})")
+            params.extend(self.numbers)
         for low, high in self.ranges:
-            q |= Q(page_number__gte=low, page_number__lte=high)
-        return q
+            parts.append(f"{column} BETWEEN %s AND %s")
+            params.extend([low, high])
+        return "(" + " OR ".join(parts) + ")", params
 
 
 def page_selection_parse(text: str | None) -> PageSelection | None:
@@ -168,16 +197,11 @@ def estimator_with_pages(
     """One estimator (by name, else file name) with the stored blobs of the selected pages (one query)."""
     if "\x00" in name:
         raise NotFound(f"simulation {simulation.job_id} has no estimator {name!r}")
-    pages = Page.objects.filter(
-        Q(estimator__name=name) | Q(estimator__file_name=name), estimator__simulation_id=simulation.pk
-    )
+    sql, params = _PAGES_SQL, [simulation.pk, name, name]
     if selection is not None:
-        pages = pages.filter(selection.as_q())
-    rows = list(
-        pages.order_by("estimator_id", "page_number").values_list(
-            "estimator_id", "estimator__name", "estimator__file_name", "estimator__compressed_data", "compressed_data"
-        )
-    )
+        condition, selected = selection.as_sql("p.page_number")
+        sql, params = f"{sql} AND {condition}", params + selected
+    rows = _fetch(f"{sql} ORDER BY e.id, p.page_number", params)
     if not rows:
         # Rare: no estimator of that name, or none of its pages selected, or an estimator without pages.
         estimator = (
@@ -197,11 +221,7 @@ def estimator_with_pages(
 
 def results_all(*, simulation: Simulation) -> list[tuple[dict, list[bytes]]]:
     """Every estimator in editor order with the stored blobs of all its pages (one query)."""
-    rows = (
-        Estimator.objects.filter(simulation_id=simulation.pk)
-        .order_by("position", "id", "pages__page_number")
-        .values_list("id", "name", "file_name", "compressed_data", "pages__compressed_data")
-    )
+    rows = _fetch(_RESULTS_SQL, [simulation.pk])
     estimators: dict[int, tuple[dict, list[bytes]]] = {}
     for estimator_id, name, file_name, metadata, blob in rows:
         if estimator_id not in estimators:

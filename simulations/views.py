@@ -26,8 +26,6 @@ from .serializers import (
 )
 from .services import simulation_cancel, simulation_delete, simulation_submit
 
-RESULT_FIELDS = ("id", "job_id", "job_state", "results_version")
-
 
 def _iso(value) -> str | None:
     if value is None:
@@ -146,7 +144,7 @@ class SimulationViewSet(viewsets.GenericViewSet):
         return Response(simulation_detail_body(request.user, job_id))
 
     def destroy(self, request, job_id: str):
-        simulation_delete(simulation=selectors.simulation_get(user=request.user, job_id=job_id, fields=("id",)))
+        simulation_delete(simulation=selectors.simulation_get(user=request.user, job_id=job_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -157,7 +155,7 @@ class SimulationViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request, job_id: str):
-        simulation_cancel(simulation=selectors.simulation_get(user=request.user, job_id=job_id, fields=("id",)))
+        simulation_cancel(simulation=selectors.simulation_get(user=request.user, job_id=job_id))
         return Response(simulation_detail_body(request.user, job_id))
 
     @extend_schema(
@@ -172,7 +170,7 @@ class SimulationViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["get"], url_path="input")
     def input(self, request, job_id: str):
-        simulation = selectors.simulation_get(user=request.user, job_id=job_id, fields=("id", "job_id"))
+        simulation = selectors.simulation_get(user=request.user, job_id=job_id)
         etag = responses.etag_for(simulation.job_id, "input")
         return responses.not_modified(request, etag) or responses.json_response(
             request, [responses.Stored(selectors.input_blob(simulation=simulation))], etag=etag
@@ -186,7 +184,7 @@ class SimulationViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["get"])
     def logfiles(self, request, job_id: str):
-        simulation = selectors.simulation_get(user=request.user, job_id=job_id, fields=("id", "job_id"))
+        simulation = selectors.simulation_get(user=request.user, job_id=job_id)
         parts = responses.wrapped_parts(b'{"logfiles":', selectors.logfiles_blob(simulation=simulation), b"}")
         return responses.json_response(request, parts)
 
@@ -198,7 +196,7 @@ class SimulationViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["get"])
     def estimators(self, request, job_id: str):
-        simulation = selectors.simulation_get(user=request.user, job_id=job_id, fields=("id", "job_id"))
+        simulation = selectors.simulation_get(user=request.user, job_id=job_id)
         return Response({"estimators": selectors.estimators_listing(simulation=simulation)})
 
     def _results_etag(self, simulation, selection_key: str) -> str | None:
@@ -224,7 +222,7 @@ class SimulationViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["get"], url_path=r"estimators/(?P<name>[^/]+)", url_name="estimator")
     def estimator(self, request, job_id: str, name: str):
         selection = selectors.page_selection_parse(request.query_params.get("pages"))
-        simulation = selectors.simulation_get(user=request.user, job_id=job_id, fields=RESULT_FIELDS)
+        simulation = selectors.simulation_get(user=request.user, job_id=job_id)
         etag = self._results_etag(simulation, f"estimator:{name}:{selection.key if selection else 'all'}")
         cached = responses.not_modified(request, etag)
         if cached:
@@ -244,7 +242,7 @@ class SimulationViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["get"])
     def results(self, request, job_id: str):
-        simulation = selectors.simulation_get(user=request.user, job_id=job_id, fields=RESULT_FIELDS)
+        simulation = selectors.simulation_get(user=request.user, job_id=job_id)
         etag = self._results_etag(simulation, "all")
         cached = responses.not_modified(request, etag)
         if cached:
