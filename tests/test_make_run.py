@@ -75,7 +75,7 @@ def dev_server(tmp_path):
         CELERY_BROKER_DIR=str(tmp_path / "broker"),
         PORT=str(port),
         PATH=f"{Path(sys.executable).parent}:{env['PATH']}",
-        DUMMY_SECONDS_PER_MILLION="4",
+        DUMMY_SECONDS_PER_MILLION="8",
         PYTHONUNBUFFERED="1",
     )
     log_path = tmp_path / "dev.log"
