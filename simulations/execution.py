@@ -46,7 +46,14 @@ def simulation_dispatch(*, simulation_id: int, update_key: str) -> None:
     )
     try:
         for pk, task_id in ordinals:
-            tasks.run_task.apply_async(args=(simulation_id, task_id), task_id=celery_ids[pk], queue=_queue())
+            # No time limits in the message: the worker that runs the simulation applies its own settings.
+            tasks.run_task.apply_async(
+                args=(simulation_id, task_id),
+                task_id=celery_ids[pk],
+                queue=_queue(),
+                time_limit=None,
+                soft_time_limit=None,
+            )
     except Exception:
         # The broker is unreachable: fail the tasks now rather than leave a job PENDING forever.
         logger.exception("dispatch of simulation %s failed", simulation.job_id)

@@ -175,9 +175,10 @@ CACHES = {
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://"
 # The embedded broker (no Redis, `make run`): message files in this folder, shared by web, worker and beat.
 CELERY_BROKER_DIR = Path(env("CELERY_BROKER_DIR", default="") or VAR_DIR / "broker")
-# Hard limit of one simulation task; the soft limit a minute earlier lets the task store its logs as FAILED.
+# Hard limit of one simulation task; the soft limit a little earlier (a minute, or a tenth of a short limit)
+# lets the task stop its simulator and store its logs as FAILED.
 CELERY_TASK_TIME_LIMIT = env.int("SIMULATION_TIME_LIMIT_SECONDS", default=12 * 3600)
-CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - min(60, max(CELERY_TASK_TIME_LIMIT // 10, 1))
 if CELERY_BROKER_URL.startswith("filesystem"):
     _queue_dir = str(CELERY_BROKER_DIR / "queue")
     CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": _queue_dir, "data_folder_out": _queue_dir}

@@ -189,3 +189,13 @@ def test_a_shieldhit_job_runs_the_executable_on_the_workers_and_merges(celery_wo
     merged = results(api_client, job_id)
     assert merged and all(estimator["pages"] for estimator in merged)
     assert_merged(merged, [task_result(job_id, 0), task_result(job_id, 1)])
+
+
+def test_a_task_over_the_time_limit_is_failed_with_a_log(celery_workers, api_client):
+    celery_workers.start(concurrency=1, SIMULATION_TIME_LIMIT_SECONDS="5")
+    job_id = submit_dummy(api_client, ntasks=1, dummy={"seconds": 120})
+
+    body = wait_for_state(api_client, job_id, COMPLETED, FAILED, timeout=30)
+
+    assert body["job_state"] == FAILED
+    assert "time limit of 4 s exceeded" in logfiles(api_client, job_id)["task_0/error.log"]
