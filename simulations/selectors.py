@@ -23,7 +23,6 @@ LIST_FIELDS = (
     "start_time",
     "end_time",
 )
-MAX_PAGE_NUMBER = 10**9 - 1
 MAX_SELECTION_PARTS = 100
 
 
