@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Q, QuerySet
 
 from yaptide_site.errors import InvalidInput, NotFound
 
@@ -35,18 +35,15 @@ def simulation_progress(*, simulation_ids: list[int]) -> dict[int, dict[str, int
     """Task count and requested/simulated primaries summed per simulation, in one query."""
     if not simulation_ids:
         return {}
-    rows = (
-        Task.objects.non_polymorphic()
-        .filter(simulation_id__in=simulation_ids)
-        .values("simulation_id")
-        .annotate(
-            task_count=Count("id"),
-            requested_primaries=Sum("requested_primaries"),
-            simulated_primaries=Sum("simulated_primaries"),
-        )
-        .order_by()
+    rows = _fetch(
+        f"SELECT simulation_id, COUNT(*), SUM(requested_primaries), SUM(simulated_primaries) FROM {_TASK} "
+        f"WHERE simulation_id IN ({', '.join(['%s'] * len(simulation_ids))}) GROUP BY simulation_id",
+        list(simulation_ids),
     )
-    return {row.pop("simulation_id"): row for row in rows}
+    return {
+        row[0]: {"task_count": row[1], "requested_primaries": int(row[2] or 0), "simulated_primaries": int(row[3] or 0)}
+        for row in rows
+    }
 
 
 def _fetch(sql: str, params: list) -> list[tuple]:
@@ -60,6 +57,7 @@ def _fetch(sql: str, params: list) -> list[tuple]:
 _SIMULATION = Simulation._meta.db_table
 _ESTIMATOR = Estimator._meta.db_table
 _PAGE = Page._meta.db_table
+_TASK = Task._meta.db_table
 OWNER_FIELDS = ("id", "job_id", "platform", "input_type", "job_state", "results_version")
 _OWNER_SQL = f"SELECT {', '.join(OWNER_FIELDS)} FROM {_SIMULATION} WHERE user_id = %s AND job_id = %s"
 _PAGES_SQL = (

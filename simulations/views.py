@@ -1,5 +1,6 @@
 """The owner's simulations: list, submit, detail, cancel, delete, input, logfiles and results."""
 
+from django.core.paginator import Paginator
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -76,10 +77,38 @@ def simulation_detail_body(user, job_id: str) -> dict:
     return body
 
 
+class ReversiblePaginator(Paginator):
+    """Reads a page in the second half of the list from its end, so the database skips at most half the rows.
+
+    The ordering always ends with the unique id, so the reversed order is exactly the reverse.
+    """
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = min(bottom + self.per_page, self.count)
+        if bottom > self.count // 2 and getattr(self.object_list, "ordered", False):
+            rows = list(self.object_list.reverse()[self.count - top : self.count - bottom])
+            rows.reverse()
+        else:
+            rows = self.object_list[bottom:top]
+        return self._get_page(rows, number, self)
+
+
 class SimulationPagination(PageNumberPagination):
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
+    django_paginator_class = ReversiblePaginator
+
+
+class SimulationFilterBackend(DjangoFilterBackend):
+    """django-filter, skipped (with its form) when the request has no filter parameter."""
+
+    def filter_queryset(self, request, queryset, view):
+        if not any(name in request.query_params for name in SimulationFilter.base_filters):
+            return queryset
+        return super().filter_queryset(request, queryset, view)
 
 
 PAGES_PARAMETER = OpenApiParameter(
@@ -119,7 +148,7 @@ class SimulationViewSet(viewsets.GenericViewSet):
     lookup_field = "job_id"
     lookup_value_regex = "[^/]+"
     pagination_class = SimulationPagination
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [SimulationFilterBackend]
     filterset_class = SimulationFilter
     serializer_class = SimulationItemSerializer
 

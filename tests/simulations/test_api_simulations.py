@@ -338,3 +338,17 @@ def test_start_time_filter_takes_any_offset(api_client, jobs):
     assert response.status_code == 200
     assert response.json()["count"] == 0
     assert api_client.get(URL, {"start_after": "0001-01-01T00:00:00+23:59"}).status_code == 400
+
+
+def test_last_pages_are_read_from_the_end(api_client, submit):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    made = [submit()[0].job_id for _ in range(7)]
+    with CaptureQueriesContext(connection) as queries:
+        response = api_client.get(URL, {"page_size": 2, "page": 4})
+
+    assert job_ids(response) == [made[0]]
+    rows_sql = next(q["sql"] for q in queries.captured_queries if "LIMIT" in q["sql"] and "job_id" in q["sql"])
+    assert "OFFSET" not in rows_sql  # the oldest job is the first row in ascending order
+    assert "ASC" in rows_sql
