@@ -350,6 +350,13 @@ def phase(name, port, specs, meter, *, duration, processes=1, max_requests=10**9
     return figures(name, result, cpu, **extra), result
 
 
+def request_floor(port, meter) -> dict:
+    """The cheapest request: a 401 from GET /api/auth/me/ (gunicorn, Django, DRF; no database)."""
+    specs = [{"kind": "get", "token": "", "paths": ["/api/auth/me/"], "headers": {"Authorization": ""}}] * 4
+    row, _ = phase("reference: 401 without a database query", port, specs, meter, duration=max(3.0, SECONDS / 5))
+    return {"rps": row["rps"], "server_cpu_ms": row["server_cpu_ms"], "statuses": row["statuses"]}
+
+
 def p1_task_updates(port, fixture, meter) -> dict:
     specs = [{"kind": "task_update", **task} for task in fixture["p1_tasks"]]
     row, result = phase("P1 task updates (16 workers)", port, specs, meter, duration=SECONDS, processes=2)
@@ -771,6 +778,12 @@ def markdown(report: dict) -> str:
         f"| psycopg loop, SQL of one task update ({loop['statements_per_update']} statements), "
         f"{loop['threads']} threads | {loop['rps']:.0f} updates/s, PostgreSQL CPU {loop['pg_cpu_ms']:.2f} ms/update |",
     ]
+    floor = ref.get("request_floor")
+    if floor:
+        out.append(
+            f"| the cheapest request (a 401 from `/api/auth/me/`: gunicorn, Django, DRF, no database), 4 clients | "
+            f"server CPU {floor['server_cpu_ms']:.2f} ms/request |"
+        )
     for dim in ("2d", "1d", "0d"):
         c = ref["codec"][dim]
         out.append(
@@ -851,6 +864,7 @@ def main() -> int:
         reserve, pool = pool[:RESERVED_UPLOADS], pool[RESERVED_UPLOADS:]
         warm_up(port, fixture, tokens, reserve[:4])
 
+        report["references"]["request_floor"] = request_floor(port, meter)
         report["p1"] = p1_task_updates(port, fixture, meter)
         report["p2"], uploaded = p2_uploads(port, fixture, meter, pool)
         report["p2"]["read_back"] = check_results_body(port, tokens["owner"], uploaded[0]) if uploaded else {}
