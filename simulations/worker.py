@@ -17,7 +17,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from yaptide_site.api import error_responses
+from yaptide_site.api import ORJSONParser, ORJSONRenderer, error_responses
 from yaptide_site.errors import InvalidInput
 
 from .choices import JobState
@@ -175,6 +175,8 @@ class WorkerView(APIView):
     authentication_classes: list = []
     permission_classes = [HasUpdateKey]
     throttle_classes: list = []
+    parser_classes = [ORJSONParser]
+    renderer_classes = [ORJSONRenderer]  # machines only: no browsable API to negotiate
     simulation: Simulation
 
 
