@@ -430,6 +430,21 @@ def p3_reads(port, fixture, meter, token, uploaded) -> list[dict]:
                 f"P3 read {labels[kind]} ({tag})", port, specs, meter, duration=SHORT, kind=kind, encoding=tag
             )
             rows.append(row)
+    # As the issue words it: each request picks a 2-D page, a 1-D page or a whole simulation at random.
+    names = fixture["output_names"]
+    paths = [
+        path
+        for i, j in enumerate(uploaded)
+        for path in (
+            f"/api/simulations/{j}/estimators/{names['2d']}/?pages={i % 3}",
+            f"/api/simulations/{j}/estimators/{names['1d']}/?pages={i % 4}",
+            f"/api/simulations/{j}/results/",
+        )
+    ]
+    specs = [{"kind": "get", "token": token, "paths": paths, "headers": {"Accept-Encoding": BROWSER_ENCODING}}] * 4
+    row, _ = phase("P3 read, any of the three (browser)", port, specs, meter, duration=SHORT, kind="any")
+    row["encoding"] = "browser"
+    rows.append(row)
     return rows
 
 
@@ -572,7 +587,7 @@ def judge(report: dict) -> list[dict]:
     goals = {"2d": 5, "1d": 3, "all": 15}
     names = {"2d": "one 2-D page", "1d": "one 1-D page", "all": "whole simulation"}
     for row in report["p3"]:
-        if row["encoding"] == "browser":
+        if row["encoding"] == "browser" and row["kind"] in goals:
             goal = goals[row["kind"]]
             add(
                 f"P3 {names[row['kind']]}, server CPU",
