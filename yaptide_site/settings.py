@@ -181,7 +181,11 @@ CELERY_TASK_TIME_LIMIT = env.int("SIMULATION_TIME_LIMIT_SECONDS", default=12 * 3
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - min(60, max(CELERY_TASK_TIME_LIMIT // 10, 1))
 if CELERY_BROKER_URL.startswith("filesystem"):
     _queue_dir = str(CELERY_BROKER_DIR / "queue")
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": _queue_dir, "data_folder_out": _queue_dir}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": _queue_dir,
+        "data_folder_out": _queue_dir,
+        "control_folder": str(CELERY_BROKER_DIR / "control"),
+    }
 else:
     # Redis hands an unacknowledged message to another worker after visibility_timeout: it must exceed the
     # longest task, or a long simulation would be started a second time while the first still runs.
