@@ -759,7 +759,9 @@ def markdown(report: dict) -> str:
     out = [
         f"Run {report['started']} in {report['seconds']:.0f} s on {m['nproc']} x {m['cpu']}, "
         f"{m['memory_gb']} GB RAM, PostgreSQL {m['postgresql']}, Python {m['python']}, gunicorn {m['gunicorn']} "
-        f"(load average at start {m['load_avg_at_start'][0]:.2f}).",
+        f"(1-minute load average {m['load_avg_at_start'][0]:.2f} at the start, "
+        f"{report['p1'].get('loadavg_1min_after', float('nan')):.2f} after P1, "
+        f"{report['p4'][-1].get('loadavg_1min_after', float('nan')) if report['p4'] else float('nan'):.2f} after P4).",
         "",
         "| phase | requests | req/s | p50 ms | p99 ms | non-2xx | server CPU ms/req | PostgreSQL CPU ms/req |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
