@@ -99,7 +99,8 @@ def test_docs_pages_use_only_local_static_files(client, path, db):
     assert any(url.startswith("/static/drf_spectacular_sidecar/") for url in urls)
     external = [url for url in urls if url.startswith(("http:", "https:", "//"))]
     assert external == []
-    assert "cdn" not in html.lower()
+    # (not a bare "cdn" search: the page embeds a random CSRF token)
+    assert not any(host in html for host in ("jsdelivr", "unpkg.com", "cdnjs", "googleapis", "gstatic"))
 
 
 def test_docs_static_files_are_shipped(client, db):
