@@ -53,6 +53,6 @@ def auth_headers(user, submit, settings, keep_test_connection):
 
 
 @schema.parametrize()
-@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@settings(max_examples=40, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_schema(case, auth_headers):
     case.call_and_validate(headers=auth_headers, checks=CHECKS)
