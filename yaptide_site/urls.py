@@ -7,10 +7,10 @@ from yaptide_site.api import api_not_found
 from yaptide_site.health import health
 
 api_urlpatterns = [
+    path("worker/", include(worker_urlpatterns)),  # first: the most frequent requests resolve soonest
     path("auth/", include("accounts.urls")),
     path("", include("simulations.urls")),
     path("", include("clusters.urls")),
-    path("worker/", include(worker_urlpatterns)),
     # Public documentation: no authentication runs, so a stale cookie never hides the docs.
     path("schema/", SpectacularAPIView.as_view(authentication_classes=[]), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema", authentication_classes=[]), name="swagger-ui"),
