@@ -79,6 +79,9 @@ def test_image_runs_the_entrypoint_as_a_non_root_user_with_pinned_requirements()
     assert re.search(r"^FROM python:3\.11-slim$", dockerfile, re.MULTILINE)
     assert re.search(r'^ENTRYPOINT \["docker/entrypoint.sh"\]$', dockerfile, re.MULTILINE)
     assert re.search(r"^USER (?!root)\w+$", dockerfile, re.MULTILINE)
+    assert "-c constraints.txt" in dockerfile
     for requirements in (DOCKER.parent / "requirements.txt", DOCKER / "requirements-flower.txt"):
-        lines = [line for line in requirements.read_text().splitlines() if line and not line.startswith("#")]
+        lines = [line for line in requirements.read_text().splitlines() if line and not line.startswith(("#", "-c "))]
         assert all("==" in line for line in lines), requirements
+    constraints = (DOCKER.parent / "constraints.txt").read_text().splitlines()
+    assert all("==" in line for line in constraints if line and not line.startswith("#"))
