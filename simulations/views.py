@@ -9,7 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
-from yaptide_site.api import error_responses
+from yaptide_site.api import error_responses, iso_utc
 
 from . import responses, selectors
 from .choices import TERMINAL_STATES
@@ -28,13 +28,6 @@ from .serializers import (
 from .services import simulation_cancel, simulation_delete, simulation_submit
 
 
-def _iso(value) -> str | None:
-    if value is None:
-        return None
-    text = value.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
 def simulation_item(row: dict, progress: dict | None) -> dict:
     """The list item of a simulation row (see SimulationItemSerializer)."""
     progress = progress or {}
@@ -47,8 +40,8 @@ def simulation_item(row: dict, progress: dict | None) -> dict:
         "sim_type": row["sim_type"],
         "input_type": row["input_type"],
         "job_state": row["job_state"],
-        "start_time": _iso(row["start_time"]),
-        "end_time": _iso(row["end_time"]),
+        "start_time": iso_utc(row["start_time"]),
+        "end_time": iso_utc(row["end_time"]),
         "task_count": progress.get("task_count") or 0,
         "requested_primaries": requested,
         "simulated_primaries": simulated,
@@ -68,9 +61,9 @@ def simulation_detail_body(user, job_id: str) -> dict:
     body["tasks"] = [
         {
             **task,
-            "start_time": _iso(task["start_time"]),
-            "end_time": _iso(task["end_time"]),
-            "last_update_time": _iso(task["last_update_time"]),
+            "start_time": iso_utc(task["start_time"]),
+            "end_time": iso_utc(task["end_time"]),
+            "last_update_time": iso_utc(task["last_update_time"]),
         }
         for task in tasks
     ]

@@ -17,7 +17,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from yaptide_site.api import ORJSONParser, ORJSONRenderer, error_responses
+from yaptide_site.api import ORJSONParser, ORJSONRenderer, error_responses, iso_utc
 from yaptide_site.errors import InvalidInput
 
 from .choices import JobState
@@ -138,13 +138,6 @@ def _text(data: dict, field: str) -> str | None:
     return value
 
 
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    text = value.astimezone(UTC).isoformat()
-    return text[:-6] + "Z"
-
-
 def task_update_parse(data: Any) -> TaskUpdate:
     """A TaskUpdate from a worker's JSON body; InvalidInput names the bad field."""
     data = _object(data)
@@ -207,7 +200,7 @@ class WorkerSimulationView(WorkerView):
             collect_id=_text(data, "collect_id"),
         )
         return Response(
-            {"job_id": simulation.job_id, "job_state": simulation.job_state, "end_time": _iso(simulation.end_time)}
+            {"job_id": simulation.job_id, "job_state": simulation.job_state, "end_time": iso_utc(simulation.end_time)}
         )
 
 
@@ -244,9 +237,9 @@ class WorkerTaskView(WorkerView):
                 "requested_primaries": task.requested_primaries,
                 "simulated_primaries": task.simulated_primaries,
                 "estimated_time": task.estimated_time,
-                "start_time": _iso(task.start_time),
-                "end_time": _iso(task.end_time),
-                "last_update_time": _iso(task.last_update_time),
+                "start_time": iso_utc(task.start_time),
+                "end_time": iso_utc(task.end_time),
+                "last_update_time": iso_utc(task.last_update_time),
             }
         )
 

@@ -135,3 +135,10 @@ def api_not_found(request, *args, **kwargs):
         else:
             message += f"; API paths end with a slash: {request.path}/"
     return JsonResponse({"message": message}, status=404)
+
+
+def iso_utc(value: datetime.datetime | None) -> str | None:
+    """An aware time as ISO 8601 in UTC with a `Z` suffix, as every API response writes times."""
+    if value is None:
+        return None
+    return value.astimezone(datetime.UTC).isoformat()[:-6] + "Z"
