@@ -97,7 +97,7 @@ def dev_server(tmp_path):
                 os.kill(pid, signal.SIGKILL)
 
 
-def test_make_run_serves_runs_a_dummy_simulation_and_stops_everything(dev_server):
+def test_make_run_serves_the_admin_runs_a_dummy_simulation_and_stops_everything(dev_server):
     process, base, log_path = dev_server
 
     def healthy():
@@ -109,6 +109,17 @@ def test_make_run_serves_runs_a_dummy_simulation_and_stops_everything(dev_server
 
     wait_for(healthy, timeout=120, what="web, broker and worker healthy", interval=0.5)
     password = re.search(r"Created superuser 'admin' with password: (\S+)", log_path.read_text()).group(1)
+
+    admin = requests.Session()
+    admin.get(f"{base}/admin/login/", timeout=10)
+    signed_in = admin.post(
+        f"{base}/admin/login/?next=/admin/",
+        data={"username": "admin", "password": password, "csrfmiddlewaretoken": admin.cookies["csrftoken"]},
+        headers={"Referer": f"{base}/admin/login/"},
+        timeout=10,
+    )
+    assert signed_in.url == f"{base}/admin/" and "Site administration" in signed_in.text
+
     session = requests.Session()
     login = session.post(f"{base}/api/auth/login/", json={"username": "admin", "password": password}, timeout=10)
     assert login.status_code == 200, login.text
