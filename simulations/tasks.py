@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 
 def task_seed(job_id: str, task_id: int) -> int:
-    """A stable seed per task: reruns reproduce a task, and no two tasks of a job share one."""
+    """A stable seed per task (CRC-32 of job id and ordinal): a rerun reproduces its task, and tasks of a job differ."""
     return zlib.crc32(f"{job_id}:{task_id}".encode()) & 0x7FFFFFFF
 
 
