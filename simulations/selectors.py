@@ -24,6 +24,17 @@ LIST_FIELDS = (
     "end_time",
 )
 MAX_SELECTION_PARTS = 100
+# What a task's status shows, in the API's detail and the admin's inline.
+TASK_STATUS_FIELDS = (
+    "task_id",
+    "task_state",
+    "requested_primaries",
+    "simulated_primaries",
+    "estimated_time",
+    "start_time",
+    "end_time",
+    "last_update_time",
+)
 
 
 def simulation_list(*, user) -> QuerySet:
@@ -94,19 +105,7 @@ def simulation_detail(*, user, job_id: str) -> tuple[dict, list[dict]]:
         raise NotFound(f"simulation {job_id} not found")
     row["cluster_name"] = row.pop("batchsimulation__cluster__cluster_name")
     tasks = list(
-        Task.objects.non_polymorphic()
-        .filter(simulation_id=row["id"])
-        .order_by("task_id")
-        .values(
-            "task_id",
-            "task_state",
-            "requested_primaries",
-            "simulated_primaries",
-            "estimated_time",
-            "start_time",
-            "end_time",
-            "last_update_time",
-        )
+        Task.objects.non_polymorphic().filter(simulation_id=row["id"]).order_by("task_id").values(*TASK_STATUS_FIELDS)
     )
     return row, tasks
 

@@ -24,6 +24,7 @@ from ..models import (
     Simulation,
     Task,
 )
+from ..selectors import TASK_STATUS_FIELDS
 from ..services import simulation_cancel, simulation_delete, task_remove, update_key_issue
 from .display import logfiles_display, pretty_json
 
@@ -62,16 +63,7 @@ class ReadOnlyInline:
 
 class TaskInline(ReadOnlyInline, admin.TabularInline):
     model = Task
-    fields = [
-        "task_id",
-        "task_state",
-        "requested_primaries",
-        "simulated_primaries",
-        "estimated_time",
-        "start_time",
-        "end_time",
-        "last_update_time",
-    ]
+    fields = list(TASK_STATUS_FIELDS)
     readonly_fields = fields
     ordering = ["task_id"]
 
