@@ -291,18 +291,7 @@ class TaskChildAdmin(PolymorphicChildModelAdmin):
 
     base_model = Task
     own_fields: list[str] = []
-    task_fields = [
-        "simulation_link",
-        "task_id",
-        "platform",
-        "task_state",
-        "requested_primaries",
-        "simulated_primaries",
-        "estimated_time",
-        "start_time",
-        "end_time",
-        "last_update_time",
-    ]
+    task_fields = ["simulation_link", "task_id", "platform", *TASK_STATUS_FIELDS[1:]]
 
     def get_fieldsets(self, request, obj=None):
         return [(None, {"fields": self.task_fields}), (self.model._meta.verbose_name, {"fields": self.own_fields})]
