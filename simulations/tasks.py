@@ -29,7 +29,8 @@ class SimulationTask(CeleryTaskBase):
         if retval is None:
             return
         simulation_pk, ordinal = args
-        simulation = _simulation(simulation_pk)
+        # The simulation run_task read for this request (the same process, before the result was stored).
+        simulation = getattr(self.request, "simulation", None) or _simulation(simulation_pk)
         if simulation is not None:
             services.task_apply_update(
                 simulation=simulation,
@@ -40,11 +41,16 @@ class SimulationTask(CeleryTaskBase):
 
 @shared_task(bind=True, base=SimulationTask, name=RUN_TASK)
 def run_task(self, simulation_pk: int, task_id: int) -> list[dict] | None:
-    """Runs one task of a DIRECT job; returns its estimators as the Celery result, or None if it did not run."""
-    simulation = _simulation(simulation_pk)
+    """Runs one task of a DIRECT job; returns its estimators as the Celery result, or None if it did not run.
+
+    A task that sends no progress costs at most 8 queries from claim to COMPLETED: the job with its input, the
+    claim, the stored result (2) and the completion (3).
+    """
+    simulation = Simulation.objects.non_polymorphic().select_related("input").filter(pk=simulation_pk).first()
     if simulation is None:
         return None
-    claim = services.task_claim(
+    self.request.simulation = simulation
+    claim, task = services.task_claim_for_run(
         simulation=simulation,
         task_id=task_id,
         lease_seconds=settings.TASK_LEASE_SECONDS,
@@ -55,7 +61,8 @@ def run_task(self, simulation_pk: int, task_id: int) -> list[dict] | None:
         raise self.retry(countdown=settings.TASK_LEASE_SECONDS, max_retries=None)
     if claim == TaskClaim.DONE:
         return None
-    return runner.task_run(simulation, task_id)
+    input_row = getattr(simulation, "input", None)
+    return runner.task_run(simulation, task_id, task=task, input_data=input_row.data if input_row else None)
 
 
 @shared_task(name=MERGE_RESULTS)

@@ -10,6 +10,7 @@ import logging
 import uuid
 from collections.abc import Iterator
 
+from celery.utils.serialization import b64decode
 from django.conf import settings
 from django.db.models import Case, CharField, Value, When
 from django_celery_results.models import TaskResult
@@ -91,14 +92,26 @@ class CeleryBackend:
         return True
 
 
+# Task results read per query by the merge: a page holds this many compressed results at most (a task with three
+# 200 x 200 pages stores about 1 MB), so the merge's memory does not grow with the number of tasks.
+RESULTS_PAGE_TASKS = 4
+
+
 def completed_task_results(simulation_id: int) -> Iterator[tuple[list[dict], int]]:
-    """(estimators, simulated primaries) of each COMPLETED task, from the Celery result backend, one at a time."""
-    completed = dict(
+    """(estimators, simulated primaries) of each COMPLETED task, from the Celery result backend, one at a time:
+    one query for the tasks, then one per RESULTS_PAGE_TASKS results, each decoded only when it is merged."""
+    completed = list(
         CeleryTask.objects.filter(simulation_id=simulation_id, task_state=JobState.COMPLETED)
         .exclude(celery_id="")
+        .order_by("task_id")
         .values_list("celery_id", "simulated_primaries")
     )
-    for celery_id, primaries in completed.items():
-        row = TaskResult.objects.filter(task_id=celery_id, status="SUCCESS").first()
-        if row is not None and row.result:
-            yield app.backend.decode_content(row, row.result), primaries
+    for start in range(0, len(completed), RESULTS_PAGE_TASKS):
+        page = dict(completed[start : start + RESULTS_PAGE_TASKS])
+        rows = TaskResult.objects.filter(task_id__in=page, status="SUCCESS").values_list(
+            "task_id", "content_encoding", "result"
+        )
+        for celery_id, encoding, result in rows:
+            if result:
+                content = b64decode(result) if encoding == "binary" else result
+                yield app.backend.decode(content), page[celery_id]

@@ -20,6 +20,7 @@ from .updates import (
     simulation_apply_update,
     task_apply_update,
     task_claim,
+    task_claim_for_run,
     task_fail,
     tasks_fail_stale,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "simulation_submit",
     "task_apply_update",
     "task_claim",
+    "task_claim_for_run",
     "task_fail",
     "task_remove",
     "tasks_fail_stale",
