@@ -133,11 +133,9 @@ def _task_start(
 ) -> Task | None:
     """Moves a task that has not started to RUNNING, and its job with it (a running task means a running job):
     the job row is locked only while the job has not started, by the first of its tasks to start."""
-    with transaction.atomic():
-        started = False
-        if STATE_RANK[simulation.__dict__.get("job_state") or JobState.UNKNOWN] < STATE_RANK[JobState.RUNNING]:
-            started = sql.simulation_start(simulation.pk)
-        task = sql.task_update_where(
+
+    def start_task() -> Task | None:
+        return sql.task_update_where(
             simulation.pk,
             task_id,
             from_states=from_states,
@@ -146,6 +144,12 @@ def _task_start(
             job_not_in=job_not_in,
             **_sql_fields(update),
         )
+
+    if STATE_RANK[simulation.__dict__.get("job_state") or JobState.UNKNOWN] >= STATE_RANK[JobState.RUNNING]:
+        return start_task()  # the job has started (states never go back): one statement, no transaction
+    with transaction.atomic():
+        started = sql.simulation_start(simulation.pk)
+        task = start_task()
         if task is None and started:
             transaction.set_rollback(True)  # the job starts with its task, not without it
         return task
