@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 from django.db import connection, transaction
+from django.db.models import Count
 from django.test import Client
 from django_celery_results.models import TaskResult
 
@@ -14,8 +15,9 @@ from simulations import tasks
 from simulations.choices import JobState
 from simulations.execution import celery as celery_execution
 from simulations.execution.celery import CeleryBackend, completed_task_results
-from simulations.models import CeleryTask, Simulation, Task
-from simulations.services import TaskUpdate, task_apply_update
+from simulations.filters import SimulationFilter
+from simulations.models import CeleryTask, Simulation, SimulationCount, Task
+from simulations.services import TaskUpdate, simulation_cancel, simulation_delete, task_apply_update
 from tests.factories import result_estimator
 from tests.workers import wait_for
 from yaptide_site.celery import app
@@ -191,3 +193,56 @@ def test_an_update_that_ends_a_task_waits_for_the_simulation_row(submit):
     assert [r.status_code for r in responses] == [200]
     assert Task.objects.get(simulation=simulation, task_id=1).task_state == JobState.COMPLETED
     assert Simulation.objects.get(pk=simulation.pk).job_state == JobState.RUNNING
+
+
+# --- the list's count, kept by the database ---------------------------------------------------------
+
+
+def _counted(user) -> dict[str, int]:
+    return {state: n for state, n in SimulationCount.objects.filter(user=user).values_list("job_state", "count") if n}
+
+
+def _actual(user) -> dict[str, int]:
+    return dict(Simulation.objects.filter(user=user).values_list("job_state").annotate(n=Count("id")).order_by())
+
+
+def test_the_per_state_counts_follow_submits_state_changes_cancels_and_deletes(submit, user, other_user):
+    made = [submit()[0] for _ in range(4)]
+    submit(owner=other_user)
+    task_apply_update(simulation=made[0], task_id=0, update=TaskUpdate(task_state=JobState.RUNNING))
+    simulation_cancel(simulation=made[1])
+    simulation_delete(simulation=made[1])
+    Simulation.objects.filter(pk=made[2].pk).update(job_state=JobState.FAILED)
+    Simulation.objects.filter(pk=made[3].pk).delete()
+
+    assert _counted(user) == _actual(user) == {JobState.RUNNING: 1, JobState.FAILED: 1}
+    assert _counted(other_user) == {JobState.PENDING: 1}
+
+
+def test_the_list_count_comes_from_the_kept_counts_and_filters_match_it(api_client, submit, user):
+    made = [submit()[0] for _ in range(5)]
+    simulation_cancel(simulation=made[0])
+
+    assert api_client.get("/api/simulations/").json()["count"] == 5
+    assert api_client.get("/api/simulations/", {"job_state": "canceled"}).json()["count"] == 1
+    assert api_client.get("/api/simulations/", {"job_state": "PENDING", "sim_type": "dummy"}).json()["count"] == 4
+
+
+def test_a_list_page_is_four_queries_whatever_the_number_of_jobs(api_client, submit, django_assert_num_queries):
+    for _ in range(30):
+        submit(ntasks=1)
+
+    # authentication, the kept count, the page's rows, the page's task progress
+    for params in ({}, {"page": 2, "page_size": 10}, {"page": 3, "page_size": 10, "job_state": "PENDING"}):
+        with django_assert_num_queries(4):
+            response = api_client.get("/api/simulations/", params)
+        assert response.status_code == 200 and len(response.json()["results"]) in (10, 20)
+
+
+def test_the_list_parameters_are_parsed_without_django_filter_forms(api_client, submit, monkeypatch):
+    submit()
+    monkeypatch.setattr(SimulationFilter, "form", property(lambda self: pytest.fail("a filter form was built")))
+
+    response = api_client.get("/api/simulations/", {"ordering": "-end_time", "job_state": "pending", "search": ""})
+
+    assert response.status_code == 200 and response.json()["count"] == 1
