@@ -23,6 +23,7 @@ from .updates import (
     task_claim_for_run,
     task_fail,
     tasks_fail_stale,
+    tasks_redispatch_lost,
 )
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "task_fail",
     "task_remove",
     "tasks_fail_stale",
+    "tasks_redispatch_lost",
     "update_key_issue",
     "update_key_matches",
 ]

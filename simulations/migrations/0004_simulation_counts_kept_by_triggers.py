@@ -63,7 +63,7 @@ def drop_triggers(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("simulations", "0002_cascade_deletes_in_database"),
+        ("simulations", "0003_task_dispatch_count"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
