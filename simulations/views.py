@@ -208,7 +208,7 @@ class SimulationViewSet(viewsets.GenericViewSet):
         selection = selectors.page_selection_parse(request.query_params.get("pages"))
         simulation = selectors.simulation_get(user=request.user, job_id=job_id)
         etag = self._results_etag(simulation, f"estimator:{name}:{selection.key if selection else 'all'}")
-        cached = http.not_modified(request, etag)
+        cached = http.not_modified(request, etag) or http.cached(request, etag)
         if cached:
             return cached
         estimator, blobs = selectors.estimator_with_pages(simulation=simulation, name=name, selection=selection)
@@ -228,7 +228,7 @@ class SimulationViewSet(viewsets.GenericViewSet):
     def results(self, request, job_id: str):
         simulation = selectors.simulation_get(user=request.user, job_id=job_id)
         etag = self._results_etag(simulation, "all")
-        cached = http.not_modified(request, etag)
+        cached = http.not_modified(request, etag) or http.cached(request, etag)
         if cached:
             return cached
         return http.json_response(request, http.results_parts(selectors.results_all(simulation=simulation)), etag=etag)
