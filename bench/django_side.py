@@ -8,6 +8,7 @@ thousands of rows.
 import gzip
 import json
 import os
+import random
 import secrets
 import statistics
 import sys
@@ -27,6 +28,7 @@ from django.urls import NoReverseMatch, Resolver404, resolve  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from accounts.services import user_create_local  # noqa: E402
+from bench import mixed  # noqa: E402
 from bench.mixed import editor_input, mixed_estimators, mixed_pages  # noqa: E402
 from simulations import payloads  # noqa: E402
 from simulations.choices import JobState, Platform  # noqa: E402
@@ -45,6 +47,7 @@ from yaptide_site.db import bulk_create_polymorphic  # noqa: E402
 K_MARK = 987_654_321
 P1_SIMULATIONS, P1_TASKS = 2, 8
 LIST_SIMULATIONS = 10_000
+LIST_SIMULATIONS_LARGE = int(os.environ.get("BENCH_LIST_LARGE", "100000"))
 DELETE_ESTIMATORS, DELETE_PAGES_EACH = 10, 100
 
 
@@ -246,11 +249,18 @@ def setup(out: str, upload_simulations: int) -> None:
     _bulk_list_simulations(lister["obj"], LIST_SIMULATIONS)
     timings["list_simulations"] = time.perf_counter() - t
 
-    for user in (owner, lister):
+    t = time.perf_counter()
+    lister_large = _user("bench-lister-large")
+    _bulk_list_simulations(lister_large["obj"], LIST_SIMULATIONS_LARGE)
+    timings["list_simulations_large"] = time.perf_counter() - t
+
+    for user in (owner, lister, lister_large):
         user.pop("obj")
     fixture = {
         "owner": owner,
         "lister": lister,
+        "lister_large": lister_large,
+        "list_count_large": LIST_SIMULATIONS_LARGE,
         "p1_tasks": p1,
         "replay": {"via": via, "statements": replay},
         "warm_tasks": warm,
@@ -323,11 +333,83 @@ def refs(out: str) -> None:
         json.dump({"codec": codec, "json": codecs_json, "zstd_level": payloads.settings.PAYLOAD_ZSTD_LEVEL}, f)
 
 
+def _merge_result() -> list[dict]:
+    """One task's result for the merge benchmark: an estimator of three 200 x 200 pages (the mixed dose map)."""
+    rng = random.Random(15)
+    axes = [mixed._axis("Position (X)", 200, -5, 5), mixed._axis("Position (Y)", 200, -5, 5)]
+    pages = [mixed._page(n, 2, mixed._dose_map(rng, 200, 200), axes) for n in range(3)]
+    return [mixed._estimator("dose_map", "MSH", pages)]
+
+
+def merge_setup(out: str, ntasks: int) -> None:
+    """A job of `ntasks` COMPLETED tasks waiting for its merge, each with the same 3-page result stored as a
+    worker stores it (the result backend's own encoding), in bulk."""
+    from django_celery_results.models import TaskResult
+
+    from yaptide_site.celery import app
+
+    user = _user(f"bench-merge-{ntasks}")["obj"]
+    simulation, _ = _submit(user, ntasks, 1000 * ntasks)
+    content_type, encoding, content = app.backend.encode_content(_merge_result())
+    tasks = list(CeleryTask.objects.filter(simulation=simulation).order_by("task_id"))
+    for task in tasks:
+        task.celery_id = secrets.token_hex(16)
+    CeleryTask.objects.bulk_update(tasks, ["celery_id"])
+    CeleryTask.objects.filter(simulation=simulation).update(task_state=JobState.COMPLETED, simulated_primaries=1000)
+    Simulation.objects.filter(pk=simulation.pk).update(job_state=JobState.MERGING_QUEUED)
+    for start in range(0, len(tasks), 50):
+        TaskResult.objects.bulk_create(
+            TaskResult(
+                task_id=task.celery_id,
+                status="SUCCESS",
+                content_type=content_type,
+                content_encoding=encoding,
+                result=content,
+                task_name="simulations.run_task",
+            )
+            for task in tasks[start : start + 50]
+        )
+    with open(out, "w") as f:
+        json.dump({"simulation": simulation.pk, "tasks": ntasks, "result_bytes": len(content)}, f)
+
+
+def merge_run(out: str) -> None:
+    """Runs the merge of merge_setup's job in this (fresh) process: its time, queries and peak memory growth."""
+    import resource
+
+    from simulations import tasks
+
+    with open(out) as f:
+        figures = json.load(f)
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    connection.ensure_connection()
+    with CaptureQueriesContext(connection) as queries:
+        began = time.perf_counter()
+        merged = tasks.merge_results(figures["simulation"])
+        seconds = time.perf_counter() - began
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    state = Simulation.objects.filter(pk=figures["simulation"]).values_list("job_state", flat=True).first()
+    figures.update(
+        merge_s=round(seconds, 3),
+        peak_growth_mb=round((peak - baseline) / 1024, 1),
+        peak_mb=round(peak / 1024, 1),
+        queries=len(queries),
+        estimators=merged,
+        state=state,
+    )
+    with open(out, "w") as f:
+        json.dump(figures, f)
+
+
 if __name__ == "__main__":
     command, out = sys.argv[1], sys.argv[2]
     if command == "setup":
         setup(out, int(sys.argv[3]) if len(sys.argv) > 3 else 1500)
     elif command == "refs":
         refs(out)
+    elif command == "merge_setup":
+        merge_setup(out, int(sys.argv[3]))
+    elif command == "merge_run":
+        merge_run(out)
     else:
         raise SystemExit(f"unknown step {command}")
