@@ -1,10 +1,12 @@
 """Costs that must not grow with the size of a job: the queries of a task's life and of the merge, and the
 locks a progress update takes."""
 
+import gzip
 import json
 import threading
 import uuid
 
+import orjson
 import pytest
 from django.db import connection, transaction
 from django.db.models import Count
@@ -17,7 +19,13 @@ from simulations.execution import celery as celery_execution
 from simulations.execution.celery import CeleryBackend, completed_task_results
 from simulations.filters import SimulationFilter
 from simulations.models import CeleryTask, Simulation, SimulationCount, Task
-from simulations.services import TaskUpdate, simulation_cancel, simulation_delete, task_apply_update
+from simulations.services import (
+    TaskUpdate,
+    results_store,
+    simulation_cancel,
+    simulation_delete,
+    task_apply_update,
+)
 from tests.factories import result_estimator
 from tests.workers import wait_for
 from yaptide_site.celery import app
@@ -246,3 +254,38 @@ def test_the_list_parameters_are_parsed_without_django_filter_forms(api_client, 
     response = api_client.get("/api/simulations/", {"ordering": "-end_time", "job_state": "pending", "search": ""})
 
     assert response.status_code == 200 and response.json()["count"] == 1
+
+
+# --- results read with gzip -------------------------------------------------------------------------
+
+
+def test_a_gzip_read_of_completed_results_again_is_the_same_body_without_reading_the_pages(
+    api_client, submit, django_assert_num_queries
+):
+    simulation, _ = submit()
+    results_store(simulation=simulation, estimators=[result_estimator(file_name="z_", pages=3, bins=400)])
+    Simulation.objects.filter(pk=simulation.pk).update(job_state=JobState.COMPLETED)
+    url = f"/api/simulations/{simulation.job_id}/results/"
+    first = api_client.get(url, HTTP_ACCEPT_ENCODING="gzip, deflate, br")
+
+    with django_assert_num_queries(2):  # authentication, the owner's job: no payload is read
+        again = api_client.get(url, HTTP_ACCEPT_ENCODING="gzip, deflate, br")
+
+    assert again["Content-Encoding"] == "gzip" and again["ETag"] == first["ETag"]
+    assert again.content == first.content
+    assert gzip.decompress(again.content) == api_client.get(url).content
+
+
+def test_new_results_are_never_answered_from_the_kept_gzip_body(api_client, submit):
+    simulation, _ = submit()
+    results_store(simulation=simulation, estimators=[result_estimator(file_name="z_", pages=3, bins=400)])
+    Simulation.objects.filter(pk=simulation.pk).update(job_state=JobState.COMPLETED)
+    url = f"/api/simulations/{simulation.job_id}/results/"
+    before = api_client.get(url, HTTP_ACCEPT_ENCODING="gzip")
+
+    results_store(simulation=simulation, estimators=[result_estimator(file_name="z_", pages=3, bins=300)])
+    after = api_client.get(url, HTTP_ACCEPT_ENCODING="gzip")
+
+    assert after["ETag"] != before["ETag"]
+    pages = orjson.loads(gzip.decompress(after.content))["estimators"][0]["pages"]
+    assert [len(page["data"]["values"]) for page in pages] == [300] * 3
