@@ -74,12 +74,15 @@ class Workers:
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
 
-    def reset(self) -> None:
-        keys = [
-            *COUNT_KEYS,
-            *(k for k in self.counts.scan_iter("bench:queries:*")),
-            *self.counts.scan_iter("bench:tasks:*"),
-        ]
+    def reset(self, keep_ready: bool = False) -> None:
+        keys = [*self.counts.scan_iter("bench:queries:*"), *self.counts.scan_iter("bench:tasks:*")]
+        keys += [key for key in COUNT_KEYS if not (keep_ready and key == "bench:ready")]
+        self.counts.delete(*keys)
+
+    def purge_queue(self) -> None:
+        """Drops messages left in the queue (kombu keeps one list per priority step, named after the queue)."""
+        queue = os.environ.get("CELERY_QUEUE", "yaptide")
+        keys = [key for key in self.counts.scan_iter(f"{queue}*") if self.counts.type(key) == b"list"]
         if keys:
             self.counts.delete(*keys)
 
@@ -157,44 +160,49 @@ def run_job(port: int, token: str, database_url: str, ntasks: int, timeout: floa
 def pipeline_phase(
     port: int, token: str, env: dict, database_url: str, redis_url: str, log, results: Path
 ) -> list[dict]:
-    """For each task count: a fresh worker, one job, its wall time, overhead, queries and worker memory."""
+    """One worker for all task counts, warmed by a 2-task job; per job: wall time, overhead, queries, memory."""
     rows = []
     workers = Workers(env, redis_url, results / "pipeline-worker.log")
-    for ntasks in TASK_COUNTS:
-        workers.start()
-        try:
+    workers.purge_queue()  # nothing else may run on these workers
+    workers.start()
+    try:
+        run_job(port, token, database_url, 2, timeout=60)
+        for ntasks in TASK_COUNTS:
+            workers.reset(keep_ready=True)
             ideal = ntasks * TASK_SECONDS / CONCURRENCY
             job = run_job(port, token, database_url, ntasks, timeout=max(60.0, 8 * ideal + 30))
-            counted = workers.figures()
-        finally:
-            workers.stop()
-        run_queries = counted["queries"].get("simulations.run_task", 0)
-        run_tasks = counted["tasks"].get("simulations.run_task", 0)
-        all_queries = sum(counted["queries"].values())
-        row = {
-            "phase": f"pipeline, {ntasks:,} tasks of {TASK_SECONDS:g} s",
-            "tasks": ntasks,
-            "state": job["state"],
-            "wall_s": round(job["wall_s"], 3),
-            "ideal_s": round(ideal, 3),
-            "overhead_ms_per_task": round((job["wall_s"] - ideal) * 1000 / ntasks, 2),
-            "queries_per_task": round(run_queries / run_tasks, 2) if run_tasks else float("nan"),
-            "queries_per_task_with_merge": round(all_queries / ntasks, 2),
-            "worker_peak_mb": round(counted["peak_kb"] / 1024, 1),
-            "merge_s": round(counted["merge"].get("seconds", float("nan")), 3),
-            "merge_peak_growth_mb": round(
-                (counted["merge"].get("peak_kb_after", 0) - counted["merge"].get("peak_kb_before", 0)) / 1024, 1
-            ),
-            **calibration(),
-        }
-        log(
-            f"{row['phase']:<34} {row['state']} in {row['wall_s']:.2f} s (ideal {ideal:.2f} s): overhead "
-            f"{row['overhead_ms_per_task']:.1f} ms/task, {row['queries_per_task']} queries/task "
-            f"({row['queries_per_task_with_merge']} with the merge), worker peak {row['worker_peak_mb']} MB, "
-            f"merge {row['merge_s']} s; calib {row['calib_ms']} ms, load {row['load1']}"
-        )
-        rows.append(row)
+            time.sleep(0.5)  # the merge's postrun signal lands just after the job is COMPLETED
+            rows.append(_pipeline_row(ntasks, ideal, job, workers.figures(), log))
+    finally:
+        workers.stop()
     return rows
+
+
+def _pipeline_row(ntasks: int, ideal: float, job: dict, counted: dict, log) -> dict:
+    run_queries = counted["queries"].get("simulations.run_task", 0)
+    run_tasks = counted["tasks"].get("simulations.run_task", 0)
+    all_queries = sum(counted["queries"].values())
+    row = {
+        "phase": f"pipeline, {ntasks:,} tasks of {TASK_SECONDS:g} s",
+        "tasks": ntasks,
+        "state": job["state"],
+        "wall_s": round(job["wall_s"], 3),
+        "ideal_s": round(ideal, 3),
+        "overhead_ms_per_task": round((job["wall_s"] - ideal) * 1000 / ntasks, 2),
+        "queries_per_task": round(run_queries / run_tasks, 2) if run_tasks else float("nan"),
+        "queries_per_task_with_merge": round(all_queries / ntasks, 2),
+        "counted": counted,
+        "worker_peak_mb": round(counted["peak_kb"] / 1024, 1),
+        "merge_s": round(counted["merge"].get("seconds", float("nan")), 3),
+        **calibration(),
+    }
+    log(
+        f"{row['phase']:<34} {row['state']} in {row['wall_s']:.2f} s (ideal {ideal:.2f} s): overhead "
+        f"{row['overhead_ms_per_task']:.1f} ms/task, {row['queries_per_task']} queries/task "
+        f"({row['queries_per_task_with_merge']} with the merge), worker peak {row['worker_peak_mb']} MB, "
+        f"merge {row['merge_s']} s; calib {row['calib_ms']} ms, load {row['load1']}"
+    )
+    return row
 
 
 def merge_phase(env: dict, log, results: Path) -> dict:

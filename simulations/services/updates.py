@@ -91,14 +91,16 @@ def advance_job_state(locked: Simulation, new_state: str | None, now: datetime, 
     return changes
 
 
-def job_state_derive(locked: Simulation, now: datetime) -> None:
-    """Moves a locked, unfinished job to the state its tasks imply; the one move to MERGING_QUEUED starts the
-    merge after commit (the state is in the database, so a lost merge is sent again by the reaper)."""
+def job_state_derive(locked: Simulation, now: datetime, counts: dict[str, int] | None = None) -> None:
+    """Moves a locked, unfinished job to the state its tasks imply (`counts` of its task states, read here if not
+    given); the one move to MERGING_QUEUED starts the merge after commit (the state is in the database, so a
+    lost merge is sent again by the reaper)."""
     if locked.job_state in TERMINAL_STATES:
         return
-    counts = dict(
-        Task.objects.filter(simulation_id=locked.pk).values_list("task_state").annotate(n=Count("id")).order_by()
-    )
+    if counts is None:
+        counts = dict(
+            Task.objects.filter(simulation_id=locked.pk).values_list("task_state").annotate(n=Count("id")).order_by()
+        )
     moved = advance_job_state(locked, _job_state_from_tasks(counts), now)
     if moved.get("job_state") == JobState.MERGING_QUEUED:
         backend = backend_for(locked.platform)
@@ -168,11 +170,20 @@ def _task_end(simulation: Simulation, task_id: int, update: TaskUpdate, now: dat
             to_state=update.task_state,
             terminal=True,
             now=now,
+            count_others=True,
             **_sql_fields(update),
         )
         if task is not None:
             _store_celery_id(task, update)
-            job_state_derive(locked, now)
+            others, finished, completed = task.other_tasks
+            completed += task.task_state == JobState.COMPLETED
+            # The task states that matter once a task has ended: how many are unfinished, failed or completed.
+            counts = {
+                JobState.RUNNING: others - finished,
+                JobState.COMPLETED: completed,
+                JobState.FAILED: others + 1 - (others - finished) - completed,
+            }
+            job_state_derive(locked, now, counts)
         return task
 
 
