@@ -40,6 +40,25 @@ def calibration() -> dict:
     return {"calib_ms": round(best * 1000, 2), "load1": round(os.getloadavg()[0], 2)}
 
 
+def commit_latency(database_url: str, commits: int = 40) -> dict:
+    """The database's latency of one durable commit (a one-row UPDATE, then COMMIT), median of `commits`: a
+    task's life commits 3 times, so on a disk that is slow to flush this bounds the overhead per task."""
+    times = []
+    with psycopg.connect(database_url) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS bench_commit_probe (id int PRIMARY KEY, n bigint)")
+        conn.execute("INSERT INTO bench_commit_probe VALUES (1, 0) ON CONFLICT DO NOTHING")
+        conn.commit()
+        for _ in range(commits):
+            began = time.perf_counter()
+            conn.execute("UPDATE bench_commit_probe SET n = n + 1 WHERE id = 1")
+            conn.commit()
+            times.append(time.perf_counter() - began)
+        conn.execute("DROP TABLE bench_commit_probe")
+        conn.commit()
+    times.sort()
+    return {"commit_ms": round(times[len(times) // 2] * 1000, 2)}
+
+
 def _project(primaries: int) -> dict:
     """A small editor project: one cylinder scored along z in 100 bins (a 1-D page per task)."""
     detector = {
@@ -172,7 +191,10 @@ def pipeline_phase(
             ideal = ntasks * TASK_SECONDS / CONCURRENCY
             job = run_job(port, token, database_url, ntasks, timeout=max(60.0, 8 * ideal + 30))
             time.sleep(0.5)  # the merge's postrun signal lands just after the job is COMPLETED
-            rows.append(_pipeline_row(ntasks, ideal, job, workers.figures(), log))
+            row = _pipeline_row(ntasks, ideal, job, workers.figures(), log)
+            row.update(commit_latency(database_url))
+            log(f"    commit latency after it: {row['commit_ms']} ms")
+            rows.append(row)
     finally:
         workers.stop()
     return rows

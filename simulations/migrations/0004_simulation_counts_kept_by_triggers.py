@@ -17,23 +17,52 @@ _ADD = (
 _REMOVE = f"UPDATE {COUNT} SET count = count - 1 WHERE user_id = OLD.user_id AND job_state = OLD.job_state"
 _CHANGED = "OLD.job_state IS DISTINCT FROM NEW.job_state OR OLD.user_id IS DISTINCT FROM NEW.user_id"
 
+# PostgreSQL: statement-level triggers over the transition tables, so a bulk insert of 100,000 simulations
+# updates each count row once (row-level triggers would rewrite the same row 100,000 times in one transaction).
+_CHANGED_ROWS = (
+    "FROM old_rows o JOIN new_rows n ON n.id = o.id "
+    "WHERE o.job_state IS DISTINCT FROM n.job_state OR o.user_id IS DISTINCT FROM n.user_id"
+)
+_ADD_GROUPED = (
+    f"INSERT INTO {COUNT} (user_id, job_state, count) SELECT user_id, job_state, COUNT(*) FROM ({{rows}}) AS r "
+    f"GROUP BY user_id, job_state ORDER BY user_id, job_state "
+    f"ON CONFLICT (user_id, job_state) DO UPDATE SET count = {COUNT}.count + EXCLUDED.count"
+)
+_REMOVE_GROUPED = (
+    f"UPDATE {COUNT} c SET count = c.count - r.n FROM (SELECT user_id, job_state, COUNT(*) AS n FROM ({{rows}}) AS g "
+    "GROUP BY user_id, job_state) AS r WHERE c.user_id = r.user_id AND c.job_state = r.job_state"
+)
 POSTGRESQL = [
-    f"""CREATE FUNCTION simulations_count_simulations() RETURNS trigger LANGUAGE plpgsql AS $$
+    f"""CREATE FUNCTION simulations_count_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN {_REMOVE}; END IF;
-    IF TG_OP IN ('UPDATE', 'INSERT') THEN {_ADD}; END IF;
+    {_ADD_GROUPED.format(rows="SELECT user_id, job_state FROM new_rows")};
     RETURN NULL;
 END $$""",
-    f"CREATE TRIGGER simulations_count_insert_delete AFTER INSERT OR DELETE ON {SIMULATION} "
-    "FOR EACH ROW EXECUTE FUNCTION simulations_count_simulations()",
-    f"CREATE TRIGGER simulations_count_update AFTER UPDATE OF job_state, user_id ON {SIMULATION} "
-    f"FOR EACH ROW WHEN ({_CHANGED}) EXECUTE FUNCTION simulations_count_simulations()",
+    f"""CREATE FUNCTION simulations_count_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    {_REMOVE_GROUPED.format(rows="SELECT user_id, job_state FROM old_rows")};
+    RETURN NULL;
+END $$""",
+    f"""CREATE FUNCTION simulations_count_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 {_CHANGED_ROWS}) THEN RETURN NULL; END IF;
+    {_REMOVE_GROUPED.format(rows=f"SELECT o.user_id, o.job_state {_CHANGED_ROWS}")};
+    {_ADD_GROUPED.format(rows=f"SELECT n.user_id, n.job_state {_CHANGED_ROWS}")};
+    RETURN NULL;
+END $$""",
+    f"CREATE TRIGGER simulations_count_insert AFTER INSERT ON {SIMULATION} REFERENCING NEW TABLE AS new_rows "
+    "FOR EACH STATEMENT EXECUTE FUNCTION simulations_count_inserted()",
+    f"CREATE TRIGGER simulations_count_delete AFTER DELETE ON {SIMULATION} REFERENCING OLD TABLE AS old_rows "
+    "FOR EACH STATEMENT EXECUTE FUNCTION simulations_count_deleted()",
+    f"CREATE TRIGGER simulations_count_update AFTER UPDATE ON {SIMULATION} "
+    "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "
+    "FOR EACH STATEMENT EXECUTE FUNCTION simulations_count_updated()",
 ]
 POSTGRESQL_REVERSE = [
-    f"DROP TRIGGER simulations_count_update ON {SIMULATION}",
-    f"DROP TRIGGER simulations_count_insert_delete ON {SIMULATION}",
-    "DROP FUNCTION simulations_count_simulations()",
+    *(f"DROP TRIGGER simulations_count_{name} ON {SIMULATION}" for name in ("update", "delete", "insert")),
+    *(f"DROP FUNCTION simulations_count_{name}()" for name in ("updated", "deleted", "inserted")),
 ]
+# SQLite (embedded, one writer, no row versions): row-level triggers.
 SQLITE = [
     f"CREATE TRIGGER simulations_count_insert AFTER INSERT ON {SIMULATION} BEGIN {_ADD}; END",
     f"CREATE TRIGGER simulations_count_delete AFTER DELETE ON {SIMULATION} BEGIN {_REMOVE}; END",
