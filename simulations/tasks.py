@@ -42,7 +42,8 @@ class SimulationTask(CeleryTaskBase):
 CLAIM_RETRY_MAX_SECONDS = 60
 
 
-@shared_task(bind=True, base=SimulationTask, name=RUN_TASK)
+# No STARTED state: a second delivery of a finished task would store it over the task's result.
+@shared_task(bind=True, base=SimulationTask, name=RUN_TASK, track_started=False)
 def run_task(self, simulation_pk: int, task_id: int) -> list[dict]:
     """Runs one task of a DIRECT job; returns its estimators as the Celery result.
 
