@@ -190,7 +190,8 @@ def test_an_unsupported_figure_and_material_are_refused():
     broken["figureManager"]["figures"][0]["geometryData"]["geometryType"] = "TorusGeometry"
     assert "figure type 'TorusGeometry' is not supported" in _refused(shieldhit.convert, broken).message
     # ui-ex2 uses GLASS, LEAD (ICRU 170): FLUKA has no such predefined material.
-    assert "material with ICRU 170 (GLASS, LEAD) is not supported by FLUKA" in _refused(fluka.convert, _example("ui-ex2")).message
+    error = _refused(fluka.convert, _example("ui-ex2"))
+    assert "material with ICRU 170 (GLASS, LEAD) is not supported by FLUKA" in error.message
 
 
 def test_a_rotated_box_is_refused_by_fluka():

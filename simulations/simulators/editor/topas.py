@@ -77,7 +77,8 @@ def convert(project: dict) -> dict[str, str]:
     parsed = parse(project)
     beam = parsed.beam
     if beam.particle.id != 2:
-        raise fail("beam.particle.id", f"the TOPAS converter runs proton beams only (particle id 2), got {beam.particle.id}")
+        reason = f"the TOPAS converter runs proton beams only (particle id 2), got {beam.particle.id}"
+        raise fail("beam.particle.id", reason)
     histories = beam.number_of_particles
     text = TEMPLATE.format(energy=float(beam.energy), histories=histories, interval=max(1, histories // 100))
     return {INPUT_NAME: text, "info.json": INFO}
