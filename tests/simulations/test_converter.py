@@ -82,7 +82,7 @@ def test_fluka_beam_direction_cosines_keep_their_signs():
     project["beam"]["direction"] = [-0.1, 0.2, -0.97]
     line = _fluka_line(fluka.convert(project), "BEAMPOS")
     # yaptide: "BEAMPOS          0.0       0.0      -5.5 0.10254927 0.20091626       0.0NEGATIVE"
-    assert line == "BEAMPOS          0.0       0.0      -5.5-0.1004581 0.2009163       0.0NEGATIVE"
+    assert line == "BEAMPOS          0.0       0.0      -5.5-0.10045810.20091626       0.0NEGATIVE"
 
 
 def test_a_fluka_element_keeps_the_density_the_editor_gives_even_when_it_equals_its_atomic_number():

@@ -78,11 +78,11 @@ def card(name: str, whats: list = (), sdum: str = "") -> str:
 
 
 def fit(value: float, width: int) -> float:
-    """The value rounded so its text (with sign and point) fits `width` characters."""
+    """The value rounded so its text (a minus sign counted, a plus sign not) fits `width` characters."""
     value = float(value)
     if value == 0:
         return 0.0
-    decimals = width - 2 - max(len(str(int(abs(value)))), 1)
+    decimals = width - 1 - (1 if value < 0 else 0) - max(len(str(int(abs(value)))), 1)
     if decimals < 0:
         raise ValueError(f"{value} does not fit in {width} characters")
     return round(value, decimals)
@@ -110,12 +110,12 @@ def _beam_cards(project: Project) -> list[str]:
         energy = beam.energy_per_nucleon(energy)  # FLUKA takes heavy-ion energies per nucleon
     elif nucleons > 1 and beam.energy_unit != "MeV":
         energy *= nucleons  # the editor's number is per nucleon; FLUKA wants the total
-    gev = -fit(energy / 1000, 10)
+    gev = fit(-energy / 1000, 10)
     sigma = beam.sigma or {"type": "Gaussian", "x": 0, "y": 0}
     kind, x, y = sigma.get("type"), sigma.get("x") or 0, sigma.get("y") or 0
     if kind == "Gaussian":
         # The editor's sigma; FLUKA's negative WHAT(4,5) are the FWHM of the Gaussian.
-        shape = [-fit(abs(x) * GAUSSIAN_FWHM_PER_SIGMA, 10), -fit(abs(y) * GAUSSIAN_FWHM_PER_SIGMA, 10), -1.0]
+        shape = [fit(-abs(x) * GAUSSIAN_FWHM_PER_SIGMA, 10), fit(-abs(y) * GAUSSIAN_FWHM_PER_SIGMA, 10), -1.0]
     elif kind == "Flat circular":
         shape = [y, x, -1.0]
     elif kind == "Flat square":
@@ -191,7 +191,9 @@ def _geometry(project: Project) -> list[str]:
                 tokens.append("|")
             tokens += items
         lines += _region(f"region{index}", tokens)
-    lines += _region("world", ["+figworld", *(f"-fig{index}" for index in range(len(project.figures)))])
+    # The world is what no zone's figure fills; a figure no zone uses stays part of the world.
+    used = sorted({figure for zone in project.zones for group in zone.operations for _, figure in group})
+    lines += _region("world", ["+figworld", *(f"-fig{index}" for index in used)])
     lines += ["boundary 5 +figbound -figworld", "END", "GEOEND"]
     return lines
 
