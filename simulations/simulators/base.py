@@ -36,6 +36,9 @@ Progress = Callable[[int, int | None], None]
 class Simulator(Protocol):
     name: str
 
+    def convert(self, input_json: dict) -> dict[str, str]:
+        """The simulator's input files (name -> text) for an editor project; InvalidInput for what it cannot express."""
+
     def check_available(self, input_data: dict) -> None:
         """Raises yaptide_site.errors.InvalidInput saying why this input cannot run here (e.g. no executable)."""
 

@@ -327,6 +327,10 @@ class DummySimulator:
 
     name = "dummy"
 
+    def convert(self, input_json: dict) -> dict[str, str]:
+        """No input files: the dummy reads the editor project itself."""
+        return {}
+
     def check_available(self, input_data: dict) -> None:
         """Always available."""
 

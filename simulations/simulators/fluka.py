@@ -6,6 +6,7 @@ from pathlib import Path
 from yaptide_site.errors import InvalidInput
 
 from .base import Progress, TaskRun
+from .editor import fluka as editor_fluka
 from .process import failure, find_executable, input_files_of, read_estimators, run_logs, run_process, write_input_files
 
 LABEL = "FLUKA"
@@ -112,8 +113,12 @@ class FlukaSimulator:
 
     name = "fluka"
 
+    def convert(self, input_json: dict) -> dict[str, str]:
+        """FLUKA input files (fl_sim.inp, info.json) of an editor project (InvalidInput if inexpressible)."""
+        return editor_fluka.convert(input_json)
+
     def _files(self, input_data: dict) -> tuple[dict[str, str], str]:
-        files = input_files_of(input_data, label=LABEL, sim_type=self.name)
+        files = input_files_of(input_data, label=LABEL, convert=self.convert)
         inputs = [name for name in files if name.endswith(".inp")]
         if len(inputs) != 1:
             raise InvalidInput(
@@ -122,6 +127,13 @@ class FlukaSimulator:
         if not _START.search(files[inputs[0]]):
             raise InvalidInput(f"{inputs[0]} has no START card", field="input_files")
         return files, inputs[0]
+
+    @staticmethod
+    def output_names(input_data: dict) -> dict[str, str]:
+        """Output unit ("21") -> the editor output's name, for an EDITOR input; empty for FILES."""
+        if str(input_data.get("input_type", "")).upper() != "EDITOR":
+            return {}
+        return {str(unit): name for unit, name in editor_fluka.output_units(input_data.get("input_json")).items()}
 
     def check_available(self, input_data: dict) -> None:
         """Raises InvalidInput when the input is not one FLUKA .inp file or `rfluka` cannot be found."""
@@ -156,11 +168,12 @@ class FlukaSimulator:
             watch_file=lambda: next(iter(sorted(workdir.glob(f"fluka_*/{stem}001.out"))), None),
             log_patterns=log_patterns,
         )
+        names = self.output_names(run.input_data)
         return read_estimators(
             sorted(workdir.glob(f"{stem}001_fort.*")),
             label=LABEL,
             read=_read_usrxxx,
-            # Named by output unit, as pymchelper and yaptide do ("21" for <input>001_fort.21).
-            name_of=lambda path, _estimator: path.name.rsplit(".", 1)[-1],
+            # An editor output's name, else named by output unit as pymchelper and yaptide do ("21" for _fort.21).
+            name_of=lambda path, _estimator: names.get(path.name.rsplit(".", 1)[-1], path.name.rsplit(".", 1)[-1]),
             failure_logs=lambda: run_logs(LABEL, output, workdir, log_patterns),
         )

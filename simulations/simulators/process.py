@@ -54,14 +54,15 @@ def find_executable(*, setting: str, default_name: str, label: str) -> str:
     return found
 
 
-def input_files_of(input_data: dict, *, label: str, sim_type: str) -> dict[str, str]:
-    """The FILES input to write into the workdir; InvalidInput for EDITOR input or unsafe file names."""
-    if str(input_data.get("input_type", "")).upper() == "EDITOR":
-        raise InvalidInput(
-            f"EDITOR projects cannot run on {sim_type} here: the yaptide editor-to-{label} converter is not "
-            f"available as a package. Submit {label} input_files instead, or use sim_type 'dummy'."
-        )
+def input_files_of(input_data: dict, *, label: str, convert: Callable[[dict], dict[str, str]]) -> dict[str, str]:
+    """The input files to write into the workdir; InvalidInput for unsafe file names.
+
+    An EDITOR input brings the files converted at submission; before that (the check at submission) the project
+    is converted here, so a project the converter cannot express is refused with the converter's reason.
+    """
     files = input_data.get("input_files")
+    if str(input_data.get("input_type", "")).upper() == "EDITOR" and not files:
+        files = convert(input_data.get("input_json"))
     if not isinstance(files, dict) or not files:
         raise InvalidInput(f"{label} needs input_files")
     for name, text in files.items():

@@ -6,6 +6,7 @@ from pathlib import Path
 from yaptide_site.errors import InvalidInput
 
 from .base import Progress, TaskRun
+from .editor import shieldhit as editor_shieldhit
 from .process import failure, find_executable, input_files_of, read_estimators, run_logs, run_process, write_input_files
 
 LABEL = "SHIELD-HIT12A"
@@ -46,8 +47,12 @@ class ShieldhitSimulator:
 
     name = "shieldhit"
 
+    def convert(self, input_json: dict) -> dict[str, str]:
+        """The SHIELD-HIT12A input files of an editor project (InvalidInput if inexpressible)."""
+        return editor_shieldhit.convert(input_json)
+
     def _files(self, input_data: dict) -> dict[str, str]:
-        files = input_files_of(input_data, label=LABEL, sim_type=self.name)
+        files = input_files_of(input_data, label=LABEL, convert=self.convert)
         missing = [name for name in REQUIRED_FILES if name not in files]
         if missing:
             raise InvalidInput(f"{LABEL} input_files need {', '.join(missing)}", field="input_files")

@@ -6,6 +6,7 @@ from pathlib import Path
 from yaptide_site.errors import InvalidInput
 
 from .base import Progress, TaskRun
+from .editor import topas as editor_topas
 from .process import failure, find_executable, input_files_of, read_estimators, run_logs, run_process, write_input_files
 
 LABEL = "TOPAS"
@@ -52,8 +53,12 @@ class TopasSimulator:
 
     name = "topas"
 
+    def convert(self, input_json: dict) -> dict[str, str]:
+        """TOPAS input files (topas_config.txt, info.json) of an editor project (InvalidInput if inexpressible)."""
+        return editor_topas.convert(input_json)
+
     def _files(self, input_data: dict) -> tuple[dict[str, str], str]:
-        files = input_files_of(input_data, label=LABEL, sim_type=self.name)
+        files = input_files_of(input_data, label=LABEL, convert=self.convert)
         # The main parameter file is the one that sets the histories (as counted at submission).
         main = next((name for name, text in files.items() if name.endswith(".txt") and _HISTORIES.search(text)), None)
         if main is None:

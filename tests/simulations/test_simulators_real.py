@@ -477,12 +477,44 @@ def test_a_setting_that_is_not_an_executable_is_invalid_input(no_executables, tm
         get_simulator("shieldhit").check_available(INPUTS["shieldhit"])
 
 
-@REAL
-def test_editor_input_is_refused_because_the_converter_is_missing(fakes_on_path, sim_type):
-    editor = {"input_type": "EDITOR", "input_json": {"beam": {"numberOfParticles": 10}}}
+EDITOR_EXAMPLES = Path(__file__).resolve().parent / "converter_data"
 
-    with pytest.raises(InvalidInput, match="converter is not available"):
-        get_simulator(sim_type).check_available(editor)
+
+def editor_input(sim_type: str, example: str) -> dict:
+    """An EDITOR input as submission stores it: the project and its converted files (no per-task split here)."""
+    project = json.loads((EDITOR_EXAMPLES / example / "project.json").read_text())
+    files = get_simulator(sim_type).convert(project)
+    return {"input_type": "EDITOR", "input_json": project, "input_files": files}
+
+
+@REAL
+def test_an_editor_project_is_checked_by_converting_it(fakes_on_path, sim_type):
+    project = json.loads((EDITOR_EXAMPLES / "ui-ex6" / "project.json").read_text())
+    get_simulator(sim_type).check_available({"input_type": "EDITOR", "input_json": project, "input_files": {}})
+    del project["beam"]
+    with pytest.raises(InvalidInput, match="input_json.beam: is missing"):
+        get_simulator(sim_type).check_available({"input_type": "EDITOR", "input_json": project, "input_files": {}})
+
+
+def test_shieldhit_runs_a_converted_editor_project_with_one_estimator_per_output(fakes_on_path, tmp_path):
+    estimators = run_task("shieldhit", tmp_path, input_data=editor_input("shieldhit", "ui-ex1"))
+
+    assert sorted(estimator["name"] for estimator in estimators) == ["entrance", "peak", "yz_profile", "z_profile"]
+    assert [len(estimator["pages"]) for estimator in sorted(estimators, key=lambda e: e["name"])] == [7, 7, 3, 4]
+    assert_section4_shape(estimators)
+    call = fake_call(tmp_path)
+    assert call["beam"] == {"jpart0": "2", "tmax0": ["150.0", "1.5"], "nstat": ["10000", "0"]}
+    assert call["primaries"] == PRIMARIES
+
+
+def test_fluka_runs_a_converted_editor_project_with_estimators_named_as_its_outputs(fakes_on_path, tmp_path):
+    estimators = run_task("fluka", tmp_path, input_data=editor_input("fluka", "ui-ex6"))
+
+    assert [estimator["name"] for estimator in estimators] == ["AlongBeamAxis", "SlabYZ"]
+    assert [page["dimensions"] for estimator in estimators for page in estimator["pages"]] == [1, 2]
+    assert_section4_shape(estimators)
+    call = fake_call(tmp_path)
+    assert (call["primaries"], call["beam"][0]) == (PRIMARIES, "-0.07")
 
 
 @pytest.mark.parametrize(
