@@ -47,7 +47,7 @@ from .models import (
     Task,
 )
 from .payloads import compress_json
-from .simulators import SIMULATORS, get_simulator
+from .simulators import SIMULATORS, editor_input_files, get_simulator
 
 # --- update keys ----------------------------------------------------------------------------------
 
@@ -118,16 +118,19 @@ def simulation_submit(
     Returns the simulation and its update key (shown only here). A DIRECT job whose simulator cannot run
     here (e.g. its executable is missing) is refused with InvalidInput before anything is created.
     """
-    if platform == Platform.DIRECT:
-        if sim_type not in SIMULATORS:
-            raise InvalidInput(f"unknown sim_type {sim_type!r}", field="sim_type")
-        get_simulator(sim_type).check_available(
-            {"input_type": input_type, "input_json": input_json, "input_files": input_files or {}}
-        )
+    if platform == Platform.DIRECT and sim_type not in SIMULATORS:
+        raise InvalidInput(f"unknown sim_type {sim_type!r}", field="sim_type")
     primaries = count_primaries(
         sim_type=sim_type, input_type=input_type, input_json=input_json, input_files=input_files
     )
     ntasks = min(max(int(ntasks), 1), primaries)
+    if input_type == InputType.EDITOR and sim_type in SIMULATORS:
+        # The per-task files, converted now: a project the converter cannot express is refused here.
+        input_files = editor_input_files(sim_type, input_json, ntasks)
+    if platform == Platform.DIRECT:
+        get_simulator(sim_type).check_available(
+            {"input_type": input_type, "input_json": input_json, "input_files": input_files or {}}
+        )
     per_task = primaries // ntasks
     fields = dict(user=user, title=title or "", sim_type=sim_type, input_type=input_type, job_state=JobState.PENDING)
     if platform == Platform.BATCH:

@@ -500,10 +500,14 @@ def split_primaries(project: dict, ntasks: int) -> dict:
 
     ntasks is first clamped to [1, numberOfParticles]; the project itself is not changed.
     """
-    beam = _beam(project)
-    ntasks = min(max(int(ntasks), 1), beam.number_of_particles)
+    if not isinstance(project, dict) or not isinstance(project.get("beam"), dict):
+        raise _fail("beam", "is missing: the project has no beam")
+    count = _number(project["beam"], "numberOfParticles", "beam")
+    if count != int(count) or count < 1:
+        raise _fail("beam.numberOfParticles", f"must be a whole number >= 1, got {count!r}")
+    ntasks = min(max(int(ntasks), 1), int(count))
     adjusted = copy.deepcopy(project)
-    adjusted["beam"]["numberOfParticles"] = beam.number_of_particles // ntasks
+    adjusted["beam"]["numberOfParticles"] = int(count) // ntasks
     return adjusted
 
 
