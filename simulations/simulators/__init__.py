@@ -18,12 +18,3 @@ SIMULATORS = {
 def get_simulator(sim_type: str) -> Simulator:
     """The simulator for a sim_type (one of choices.SimType)."""
     return import_string(SIMULATORS[sim_type])()
-
-
-def editor_input_files(sim_type: str, input_json: dict, ntasks: int) -> dict[str, str]:
-    """The per-task input files of an editor project, as the old backend made them: beam.numberOfParticles
-    divided by ntasks (remainder dropped), then converted by the simulator. InvalidInput says what cannot be.
-    """
-    from .editor import split_primaries
-
-    return get_simulator(sim_type).convert(split_primaries(input_json, ntasks))

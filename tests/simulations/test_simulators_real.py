@@ -451,7 +451,7 @@ def test_a_missing_executable_is_invalid_input_naming_it_and_its_setting(no_exec
     executable, setting = EXECUTABLES[sim_type]
 
     with pytest.raises(InvalidInput) as refused:
-        get_simulator(sim_type).check_available(INPUTS[sim_type])
+        get_simulator(sim_type).check_available()
 
     assert f"'{executable}'" in refused.value.message
     assert setting in refused.value.message
@@ -464,7 +464,7 @@ def test_the_setting_points_to_the_executable(no_executables, tmp_path, settings
     executable, setting = EXECUTABLES[sim_type]
     setattr(settings, setting, str(FAKES / executable))
 
-    get_simulator(sim_type).check_available(INPUTS[sim_type])
+    get_simulator(sim_type).check_available()
     run_task(sim_type, tmp_path / "task")
 
     assert fake_call(tmp_path / "task")["argv"][0] == str(FAKES / executable)
@@ -474,36 +474,39 @@ def test_a_setting_that_is_not_an_executable_is_invalid_input(no_executables, tm
     settings.SHIELDHIT_PATH = str(tmp_path / "nothing-here")
 
     with pytest.raises(InvalidInput, match="SHIELDHIT_PATH"):
-        get_simulator("shieldhit").check_available(INPUTS["shieldhit"])
+        get_simulator("shieldhit").check_available()
 
 
 EDITOR_EXAMPLES = Path(__file__).resolve().parent / "converter_data"
 
 
-def editor_input(sim_type: str, example: str) -> dict:
-    """An EDITOR input as submission stores it: the project and its converted files (no per-task split here)."""
+def editor_input(sim_type: str, example: str, ntasks: int = 1) -> dict:
+    """An EDITOR input as submission stores it: the project and its converted files for one of ntasks tasks."""
     project = json.loads((EDITOR_EXAMPLES / example / "project.json").read_text())
-    files = get_simulator(sim_type).convert(project)
-    return {"input_type": "EDITOR", "input_json": project, "input_files": files}
+    prepared = get_simulator(sim_type).prepare(input_type="EDITOR", input_json=project, input_files=None, ntasks=ntasks)
+    return {"input_type": "EDITOR", "input_json": project, "input_files": prepared.files}
 
 
 @REAL
-def test_an_editor_project_is_checked_by_converting_it(fakes_on_path, sim_type):
+def test_an_editor_project_is_prepared_by_converting_it_per_task(sim_type):
     project = json.loads((EDITOR_EXAMPLES / "ui-ex6" / "project.json").read_text())
-    get_simulator(sim_type).check_available({"input_type": "EDITOR", "input_json": project, "input_files": {}})
+    prepared = get_simulator(sim_type).prepare(input_type="EDITOR", input_json=project, input_files=None, ntasks=3)
+    assert prepared.primaries == 100000
+    main = {"shieldhit": "beam.dat", "fluka": "fl_sim.inp", "topas": "topas_config.txt"}[sim_type]
+    assert str(100000 // 3) in prepared.files[main]
     del project["beam"]
-    with pytest.raises(InvalidInput, match="input_json.beam: is missing"):
-        get_simulator(sim_type).check_available({"input_type": "EDITOR", "input_json": project, "input_files": {}})
+    with pytest.raises(InvalidInput, match="input_json.beam.numberOfParticles is missing"):
+        get_simulator(sim_type).prepare(input_type="EDITOR", input_json=project, input_files=None)
 
 
 def test_shieldhit_runs_a_converted_editor_project_with_one_estimator_per_output(fakes_on_path, tmp_path):
-    estimators = run_task("shieldhit", tmp_path, input_data=editor_input("shieldhit", "ui-ex1"))
+    estimators = run_task("shieldhit", tmp_path, input_data=editor_input("shieldhit", "ui-ex1", ntasks=2))
 
     assert sorted(estimator["name"] for estimator in estimators) == ["entrance", "peak", "yz_profile", "z_profile"]
     assert [len(estimator["pages"]) for estimator in sorted(estimators, key=lambda e: e["name"])] == [7, 7, 3, 4]
     assert_section4_shape(estimators)
     call = fake_call(tmp_path)
-    assert call["beam"] == {"jpart0": "2", "tmax0": ["150.0", "1.5"], "nstat": ["10000", "0"]}
+    assert call["beam"] == {"jpart0": "2", "tmax0": ["150.0", "1.5"], "nstat": ["5000", "0"]}
     assert call["primaries"] == PRIMARIES
 
 
@@ -529,4 +532,37 @@ def test_fluka_runs_a_converted_editor_project_with_estimators_named_as_its_outp
 )
 def test_input_files_the_simulator_cannot_run_are_invalid_input(fakes_on_path, sim_type, files, message):
     with pytest.raises(InvalidInput, match=message):
-        get_simulator(sim_type).check_available({"input_type": "FILES", "input_files": files})
+        get_simulator(sim_type).prepare(input_type="FILES", input_json=None, input_files=files)
+
+
+@pytest.mark.parametrize(
+    ("sim_type", "files", "primaries"),
+    [
+        # TOPAS parameter names are case-insensitive.
+        ("topas", {"run.txt": "i:so/beam/numberofhistoriesinrun = 250\n"}, 250),
+        # A fixed-format FLUKA card may be indented inside its 10-character name field.
+        ("fluka", {"a.inp": "TITLE\n\n  START        300.\nSTOP\n"}, 300),
+        ("fluka", {"a.inp": "FREE\n  START, 400.0\nSTOP\n"}, 400),
+        ("shieldhit", {**SHIELDHIT_FILES, "beam.dat": "  nstat 500 0\n"}, 500),
+    ],
+)
+def test_files_the_simulator_runs_are_counted_the_way_it_reads_them(sim_type, files, primaries):
+    prepared = get_simulator(sim_type).prepare(input_type="FILES", input_json=None, input_files=files)
+
+    assert prepared.primaries == primaries and prepared.files == files
+
+
+@pytest.mark.parametrize(
+    ("sim_type", "files"),
+    [
+        ("topas", {"run.txt": "i:so/beam/numberofhistoriesinrun = 250\n"}),
+        ("fluka", {"a.inp": "TITLE\n\n  START        300.\nSTOP\n"}),
+    ],
+)
+def test_an_input_the_simulator_accepts_is_accepted_at_submit(api_client, fakes_on_path, sim_type, files):
+    body = {"sim_type": sim_type, "ntasks": 2, "input_type": "files", "input_files": files}
+
+    response = api_client.post("/api/simulations/", body, format="json")
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["requested_primaries"] in (250, 300)

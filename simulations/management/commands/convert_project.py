@@ -3,7 +3,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from simulations.simulators import SIMULATORS, editor_input_files
+from simulations.choices import InputType
+from simulations.simulators import SIMULATORS, get_simulator
 from simulations.simulators.editor import editor_project_of
 from yaptide_site.errors import InvalidInput
 
@@ -31,10 +32,12 @@ class Command(BaseCommand):
         except ValueError as error:
             raise CommandError(f"{project} is not JSON: {error}") from None
         try:
-            files = editor_input_files(sim_type, editor_project_of(document), ntasks)
+            prepared = get_simulator(sim_type).prepare(
+                input_type=InputType.EDITOR, input_json=editor_project_of(document), input_files=None, ntasks=ntasks
+            )
         except InvalidInput as error:
             raise CommandError(f"{project} cannot be converted for {sim_type}: {error.message}") from None
         outdir.mkdir(parents=True, exist_ok=True)
-        for name, text in files.items():
+        for name, text in prepared.files.items():
             (outdir / name).write_text(text, encoding="utf-8", newline="\n")
             self.stdout.write(str(outdir / name))
