@@ -206,3 +206,61 @@ def test_topas_writes_the_beam_energy_and_histories():
     assert "d:So/Demo/BeamEnergy = 150.0 MeV" in text
     assert "i:So/Demo/NumberOfHistoriesInRun = 2500" in text
     assert "i:Ts/ShowHistoryCountAtInterval = 25" in text
+
+
+# --- editor features beyond the examples ----------------------------------------------------------
+
+
+def test_shieldhit_zone_and_all_detectors_settings_and_two_modifiers():
+    project = _example("ui-ex1")
+    detectors = project["detectorManager"]["detectors"]
+    zone_uuid = project["zoneManager"]["zones"][1]["uuid"]
+    detectors[2]["geometryData"] = {"geometryType": "Zone", "parameters": {"zoneUuid": zone_uuid}}
+    detectors[3]["geometryData"] = {"geometryType": "All", "parameters": {}}
+    quantities = project["scoringManager"]["outputs"][0]["quantities"]
+    quantities[0].update(name="Quantity", rescale=2)
+    quantities[1].update(name="My fluence #1", primaries=1000)
+    quantities[1]["modifiers"] = [
+        {"diffType": "E", "lowerLimit": 0, "upperLimit": 160, "binsNumber": 16, "isLog": False},
+        {"diffType": "A", "lowerLimit": 0, "upperLimit": 90, "binsNumber": 9, "isLog": True},
+    ]  # fmt: skip
+    detect = shieldhit.convert(project)["detect.dat"]
+
+    assert "Geometry Zone\n    Name EntrySlab\n    Zone 2 \n    Volume 1.000000\n" in detect
+    assert "Geometry All\n    Name PeakSlab\n" in detect
+    assert "Settings\n    Name Rescaled_Dose_Quantity\n    Rescale 2\n" in detect
+    assert "Settings\n    Name Myfluence1\n    Primaries 1000\n" in detect
+    assert "    Quantity Dose  Rescaled_Dose_Quantity\n" in detect
+    diffs = "    Diff1 0 160 16 \n    Diff1Type E\n    Diff2 0 90 9 log \n    Diff2Type A\n"
+    assert "    Quantity Fluence Protons Myfluence1\n" + diffs in detect
+
+
+def test_shieldhit_flat_beams_sad_and_cutoffs():
+    project = _example("ui-ex1")
+    project["beam"].update(sigma={"type": "Flat circular", "x": 0, "y": 2}, sad={"type": "single", "x": 100, "y": 0})
+    del project["beam"]["energyLowCutoff"]
+    beam = shieldhit.convert(project)["beam.dat"]
+    assert "BEAMSIGMA       1.0 -2  " in beam
+    assert "BEAMSAD 100  " in beam
+    assert "! no energy cutoffs" in beam
+
+
+def test_fluka_heavy_ions_and_light_ions_in_either_unit():
+    project = _example("ui-ex6")
+    project["beam"]["particle"] = {"id": 25, "a": 12, "z": 6, "name": "Heavy ion"}
+    project["beam"]["energy"] = 200
+    cards = fluka.convert(project)["fl_sim.inp"]
+    assert "BEAM            -0.2       0.0       0.0       3.0       0.0      -1.0HEAVYION" in cards
+    assert "HI-PROPE         6.0      12.0       0.0       0.0       0.0       0.0" in cards
+    project["beam"]["particle"] = {"id": 24, "a": 4, "z": 2, "name": "He-4"}
+    assert _fluka_line(fluka.convert(project), "BEAM ").startswith("BEAM            -0.8 ")  # 200 MeV/nucleon x 4
+    project["beam"]["energyUnit"] = "MeV"
+    assert _fluka_line(fluka.convert(project), "BEAM ").startswith("BEAM            -0.2 ")  # 200 MeV in all
+
+
+def test_fluka_world_region_leaves_out_figures_no_zone_uses():
+    _, project, _ = _case("conv-fluka-project")
+    cards = fluka.convert(project)["fl_sim.inp"]
+    # yaptide: "world 5 +figworld -fig0 -fig1 -fig2 -fig3 -fig4", leaving the unused sphere in no region.
+    assert "\nworld 5 +figworld -fig0 -fig1 -fig2 -fig3\n" in cards
+    assert "\nSPH fig4 +0.0 +11.8172105325468 -14.215841748815 +1.0\n" in cards

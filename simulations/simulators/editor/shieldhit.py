@@ -373,7 +373,7 @@ def _geometry_block(project: Project, detector: Detector) -> str:
     if detector.kind in ("Cyl", "Mesh") and any(detector.rotation):
         raise fail(f"{path}.rotation", f"rotated {detector.kind} detectors cannot be scored by {LABEL}")
     x, y, z = detector.position
-    depth = detector.size("depth")
+    depth = detector.size("depth") if detector.kind in ("Cyl", "Mesh") else 0.0
     if detector.kind == "Cyl":
         if x or y:
             raise fail(f"{path}.position", f"{LABEL} scores cylinders on the beam (z) axis only; x and y must be 0")
