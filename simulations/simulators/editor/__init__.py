@@ -80,7 +80,11 @@ class Solid:
     path: str
 
     def size(self, name: str) -> float:
-        return _number(self.params, name, f"{self.path}.parameters")
+        """A size parameter (radius, depth, width, height); InvalidInput unless it is a number above 0."""
+        value = _number(self.params, name, f"{self.path}.parameters")
+        if value <= 0:
+            raise _fail(f"{self.path}.parameters.{name}", f"must be greater than 0, got {value!r}")
+        return value
 
 
 @dataclass(frozen=True)

@@ -404,11 +404,15 @@ def _filter_block(item: Filter) -> str:
         raise fail(f"{item.path}.particle.id", f"particle {item.particle_id} cannot be filtered in {LABEL}")
     else:
         raise fail(item.path, f"filter {item.name!r} has neither rules nor a particle that {LABEL} can use")
+    for number, (_, operator, _) in enumerate(rules):
+        if operator not in FILTER_OPERATORS:
+            raise fail(f"{item.path}.rules[{number}].operator", f"must be one of {' '.join(FILTER_OPERATORS)}")
     lines = ["Filter", f"    Name {item.name}"]
     lines += [f"    {keyword} {operator} {raw(value)}" for keyword, operator, value in rules]
     return "\n".join(lines) + "\n"
 
 
+FILTER_OPERATORS = ("==", "!=", "<", ">", "<=", ">=")
 SETTING_KEYS = ("rescale", "offset", "primaries", "medium", "materialUuid")
 
 
