@@ -304,3 +304,11 @@ def test_shieldhit_refuses_a_filter_rule_without_a_comparison():
     project["zoneManager"]["worldZone"]["geometryData"]["parameters"] = {"width": 10, "height": 10, "depth": 30}
     error = _refused(shieldhit.convert, project)
     assert error.message == "input_json.scoringManager.filters[3].rules[0].operator: must be one of == != < > <= >="
+
+
+def test_shieldhit_refuses_names_with_blanks_that_detect_dat_would_cut():
+    _, project, _ = _case("conv-fluka-project")
+    error = _refused(shieldhit.convert, project)
+    assert error.message == (
+        "input_json.scoringManager.outputs[0].name: SHIELD-HIT12A needs output names without blanks, got 'yz slab'"
+    )

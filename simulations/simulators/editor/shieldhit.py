@@ -367,7 +367,15 @@ def _g(value: float) -> str:
     return f"{value:g}"
 
 
+def _one_word(name: str, path: str, what: str) -> str:
+    """detect.dat reads names as single words: a name with a blank would be cut there."""
+    if not name or any(character.isspace() for character in name):
+        raise fail(path, f"{LABEL} needs {what} names without blanks, got {name!r}")
+    return name
+
+
 def _geometry_block(project: Project, detector: Detector) -> str:
+    _one_word(detector.name, f"{detector.path}.name", "detector")
     lines = [f"Geometry {detector.kind}", f"    Name {detector.name}"]
     path = f"{detector.path}.geometryData"
     if detector.kind in ("Cyl", "Mesh") and any(detector.rotation):
@@ -407,7 +415,7 @@ def _filter_block(item: Filter) -> str:
     for number, (_, operator, _) in enumerate(rules):
         if operator not in FILTER_OPERATORS:
             raise fail(f"{item.path}.rules[{number}].operator", f"must be one of {' '.join(FILTER_OPERATORS)}")
-    lines = ["Filter", f"    Name {item.name}"]
+    lines = ["Filter", f"    Name {_one_word(item.name, f'{item.path}.name', 'filter')}"]
     lines += [f"    {keyword} {operator} {raw(value)}" for keyword, operator, value in rules]
     return "\n".join(lines) + "\n"
 
@@ -451,7 +459,8 @@ def _settings_block(quantity: Quantity, media: Media) -> str:
 
 
 def _output_block(output, settings_names: dict[str, str]) -> str:
-    lines = ["Output", f"    Filename {output.name}.bdo", f"    Geo {output.detector.name}"]
+    name = _one_word(output.name, f"{output.path}.name", "output")
+    lines = ["Output", f"    Filename {name}.bdo", f"    Geo {output.detector.name}"]
     for quantity in output.quantities:
         keyword = QUANTITIES.get(quantity.keyword.lower())
         if keyword is None:
