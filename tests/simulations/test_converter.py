@@ -89,7 +89,7 @@ def test_fluka_beam_direction_cosines_keep_their_signs():
     project = _example("ui-ex6")
     project["beam"]["direction"] = [-0.1, 0.2, -0.97]
     line = _fluka_line(fluka.convert(project), "BEAMPOS")
-    # yaptide: "BEAMPOS          0.0       0.0      -5.5 0.10254927 0.20091626       0.0NEGATIVE"
+    # yaptide: WHAT(4) = cos(atan(z/x)) = 0.10254927 and WHAT(5) = cos(atan(sqrt(x^2 + z^2)/y)) = 0.20091626.
     assert line == "BEAMPOS          0.0       0.0      -5.5-0.10045810.20091626       0.0NEGATIVE"
 
 
