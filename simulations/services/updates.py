@@ -14,10 +14,10 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from yaptide_site.errors import NotFound
+from yaptide_site.errors import Conflict, NotFound
 
 from .. import sql
-from ..choices import STATE_RANK, TERMINAL_STATES, JobState
+from ..choices import MERGE_OUTCOME_STATES, MERGING_STATES, STATE_RANK, TERMINAL_STATES, JobState
 from ..execution import backend_for, reaped_platforms
 from ..models import BatchSimulation, CeleryTask, Simulation, Task
 from .results import logfiles_store
@@ -50,7 +50,8 @@ def _task_changes(task: Task, update: TaskUpdate, now: datetime) -> dict[str, An
     if update.simulated_primaries and update.simulated_primaries > task.simulated_primaries:
         changes["simulated_primaries"] = update.simulated_primaries
     if state == JobState.COMPLETED:
-        changes["simulated_primaries"] = requested
+        # A completed task simulated what it was asked for; a smaller request sent late never lowers the count.
+        changes["simulated_primaries"] = max(requested, changes.get("simulated_primaries", task.simulated_primaries))
     if task.start_time is None and (update.start_time or state == JobState.RUNNING):
         changes["start_time"] = update.start_time or now
     end_time = task.end_time
@@ -203,11 +204,24 @@ def simulation_apply_update(
     array_id: str | None = None,
     collect_id: str | None = None,
 ) -> Simulation:
-    """Applies a simulation update: nothing changes a terminal job, states only move forward, end_time is set
-    once; batch jobs also take job_dir, array_id and collect_id (other jobs have no such columns)."""
+    """Applies a simulation update from the merge step: nothing changes a terminal job, states only move
+    forward, end_time is set once; batch jobs also take job_dir, array_id and collect_id (other jobs have no
+    such columns).
+
+    The states that follow from the task states are derived, never set: a job_state other than
+    MERGING_RUNNING, COMPLETED or FAILED, or one sent before all the job's tasks ended, is a Conflict.
+    """
     locked = sql.simulation_locked(simulation.pk)
     if locked.job_state in TERMINAL_STATES:
         return Simulation.objects.get(pk=simulation.pk)
+    if job_state is not None and job_state not in MERGE_OUTCOME_STATES:
+        raise Conflict(f"job_state {job_state} follows from the task states and cannot be set", field="job_state")
+    if job_state is not None and locked.job_state not in MERGING_STATES:
+        raise Conflict(
+            f"simulation {locked.job_id} is {locked.job_state}: job_state {job_state} can only be set once all "
+            "its tasks have ended",
+            field="job_state",
+        )
     now = timezone.now()
     changes = advance_job_state(locked, job_state, now, end_time)
     if end_time is not None and locked.end_time is None and "end_time" not in changes:
