@@ -312,3 +312,38 @@ def test_shieldhit_refuses_names_with_blanks_that_detect_dat_would_cut():
     assert error.message == (
         "input_json.scoringManager.outputs[0].name: SHIELD-HIT12A needs output names without blanks, got 'yz slab'"
     )
+
+
+def test_a_rotated_box_is_written_with_touching_fixed_columns():
+    project = _example("ui-ex1")
+    project["figureManager"]["figures"][1]["geometryData"] = {
+        "geometryType": "BoxGeometry",
+        "position": [0, 0, 0],
+        "rotation": [0, 0, 30],
+        "parameters": {"width": 30, "height": 30, "depth": 4.3},
+    }
+    geo = shieldhit.convert(project)["geo.dat"].splitlines()
+    body = geo.index("  BOX    2-5.4903811-20.490381     -2.1525.9807621      15.0       0.0")
+    assert geo[body + 1] == "               -15.025.9807621       0.0       0.0       0.0       4.3"
+
+
+def test_numbers_are_rounded_to_ten_characters_and_an_untitled_geometry_is_named():
+    project = _example("ui-ex1")
+    project["project"]["title"] = ""
+    project["figureManager"]["figures"][0]["geometryData"]["position"] = [0.123456789012, -0.0000012, 10]
+    geo = shieldhit.convert(project)["geo.dat"].splitlines()
+    assert geo[1] == "    0    0          Unnamed geometry"
+    assert "  RCC    10.12345679  -1.2e-06       0.0       0.0       0.0      20.0" in geo
+
+
+def test_fluka_positions_keep_every_digit_their_field_holds():
+    project = _example("ui-ex6")
+    project["beam"]["position"] = [0.000123456789, -1.23456789, -12.3456789]
+    detector = project["detectorManager"]["detectors"][0]["geometryData"]
+    detector["position"] = [0, 0, 9.3]
+    detector["parameters"]["depth"] = 12  # z from 3.3000000000000007 to 15.3
+    cards = fluka.convert(project)["fl_sim.inp"]
+    assert "BEAMPOS   0.00012346-1.2345679-12.345679       0.0       0.0       0.0" in cards
+    # yaptide: "... 1.0 0.0 1.530E+01Dose_p5BjI" and "... 3.300E+00 ..."
+    assert "USRBIN          11.0      DOSE     -21.0       1.0       0.0      15.3Dose_p5BjI" in cards
+    assert "USRBIN           0.0       0.0       3.3       1.0       1.0     120.0&" in cards

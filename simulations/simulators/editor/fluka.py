@@ -88,6 +88,15 @@ def fit(value: float, width: int) -> float:
     return round(value, decimals)
 
 
+def _fit10(value: float) -> float:
+    """A coordinate for a 10-character WHAT: rounded to fit, so it keeps all the digits the field can hold
+    (yaptide prints such values with 4 significant digits, 1.530E+01 for 15.299999999999999)."""
+    try:
+        return fit(value, 10)
+    except ValueError:
+        return value  # too big for 10 characters: what() prints it in exponent form
+
+
 def _geo(value: float, path: str) -> str:
     try:
         rounded = fit(value, 16)
@@ -133,7 +142,7 @@ def _beam_cards(project: Project) -> list[str]:
     cosines = [fit(dx / norm, 10) + 0.0, fit(dy / norm, 10) + 0.0]
     cards += [
         f"* beam position {beam.position} cm, direction cosines x {cosines[0]}, y {cosines[1]}",
-        card("BEAMPOS", [*beam.position, *cosines, 0.0], "NEGATIVE" if dz < 0 else ""),
+        card("BEAMPOS", [*(_fit10(value) for value in beam.position), *cosines, 0.0], "NEGATIVE" if dz < 0 else ""),
     ]
     return cards
 
@@ -311,12 +320,12 @@ def _usrbin(output, quantity: Quantity, unit: int, index: int) -> list[str]:
     if detector.kind == "Mesh":
         half = [detector.size("width") / 2, detector.size("height") / 2, depth / 2]
         bins = [detector.bins("xSegments"), detector.bins("ySegments"), detector.bins("zSegments")]
-        first = [10.0, score, -unit, x + half[0], y + half[1], z + half[2]]
-        second = [x - half[0], y - half[1], z - half[2], *bins]
+        first = [10.0, score, -unit, *(_fit10(value) for value in (x + half[0], y + half[1], z + half[2]))]
+        second = [*(_fit10(value) for value in (x - half[0], y - half[1], z - half[2])), *bins]
     else:
-        first = [11.0, score, -unit, detector.size("radius"), y, z + depth / 2]
+        first = [11.0, score, -unit, *(_fit10(value) for value in (detector.size("radius"), y, z + depth / 2))]
         bins = [detector.bins("radialSegments"), 1, detector.bins("zSegments")]
-        second = [detector.size("innerRadius"), x, z - depth / 2, *bins]
+        second = [*(_fit10(value) for value in (detector.size("innerRadius"), x, z - depth / 2)), *bins]
     lines = [
         f"* {keyword} in output {output.name} on detector {detector.name}",
         card("USRBIN", first, name),
