@@ -177,9 +177,16 @@ def run_job(port: int, token: str, database_url: str, ntasks: int, timeout: floa
 
 
 def pipeline_phase(
-    port: int, token: str, env: dict, database_url: str, redis_url: str, log, results: Path
+    port: int, token: str, env: dict, database_url: str, redis_url: str, log, results: Path, ticks, pg_ticks
 ) -> list[dict]:
-    """One worker for all task counts, warmed by a 2-task job; per job: wall time, overhead, queries, memory."""
+    """One worker for all task counts, warmed by a 2-task job; per job: wall time, overhead, queries, memory, and
+    the CPU of the worker processes and of PostgreSQL per task (`ticks(pid)`: CPU ticks of a process and its
+    children; `pg_ticks()`: of the database's backends)."""
+    clk = os.sysconf("SC_CLK_TCK")
+
+    def cpu_ms(before: dict, after: dict) -> float:
+        return sum(t - before.get(pid, 0) for pid, t in after.items()) * 1000 / clk
+
     rows = []
     workers = Workers(env, redis_url, results / "pipeline-worker.log")
     workers.purge_queue()  # nothing else may run on these workers
@@ -189,11 +196,18 @@ def pipeline_phase(
         for ntasks in TASK_COUNTS:
             workers.reset(keep_ready=True)
             ideal = ntasks * TASK_SECONDS / CONCURRENCY
+            worker0, pg0 = ticks(workers.process.pid), pg_ticks()
             job = run_job(port, token, database_url, ntasks, timeout=max(60.0, 8 * ideal + 30))
             time.sleep(0.5)  # the merge's postrun signal lands just after the job is COMPLETED
+            worker_ms, pg_ms = cpu_ms(worker0, ticks(workers.process.pid)), cpu_ms(pg0, pg_ticks())
             row = _pipeline_row(ntasks, ideal, job, workers.figures(), log)
+            row["worker_cpu_ms_per_task"] = round(worker_ms / ntasks, 2)
+            row["pg_cpu_ms_per_task"] = round(pg_ms / ntasks, 2)
             row.update(commit_latency(database_url))
-            log(f"    commit latency after it: {row['commit_ms']} ms")
+            log(
+                f"    CPU per task: worker {row['worker_cpu_ms_per_task']} ms, PostgreSQL "
+                f"{row['pg_cpu_ms_per_task']} ms; commit latency after it: {row['commit_ms']} ms"
+            )
             rows.append(row)
     finally:
         workers.stop()
