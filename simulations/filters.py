@@ -1,5 +1,6 @@
 """Filters, search and ordering of a user's simulation list (query parameters)."""
 
+import base64
 from datetime import UTC, datetime
 
 import django_filters
@@ -98,7 +99,7 @@ _CHOICES = {
     "input_type": ({c.value for c in InputType}, str.upper),
 }
 _ORDERINGS = {"start_time", "-start_time", "end_time", "-end_time"}
-LIST_PARAMETERS = frozenset({*_CHOICES, "start_after", "start_before", "search", "ordering"})
+LIST_PARAMETERS = frozenset({*_CHOICES, "start_after", "start_before", "search", "ordering", "cursor"})
 
 
 def _choices(params, name: str) -> tuple[str, ...]:
@@ -152,3 +153,19 @@ def list_query_parse(params) -> ListQuery:
         search=search,
         ordering=ordering or ListQuery.ordering,
     )
+
+
+def list_cursor(row: dict) -> str:
+    """The keyset cursor of a list row: its start time and id, URL-safe."""
+    return base64.urlsafe_b64encode(f"{row['start_time'].astimezone(UTC).isoformat()}|{row['id']}".encode()).decode()
+
+
+def list_cursor_parse(text: str) -> tuple[datetime, int] | None:
+    """The (start_time, id) of a cursor made by list_cursor; None for an empty one (the first page)."""
+    if not text:
+        return None
+    try:
+        start, _, pk = base64.urlsafe_b64decode(text.encode() + b"==").decode().partition("|")
+        return datetime.fromisoformat(start).astimezone(UTC), int(pk)
+    except (ValueError, UnicodeDecodeError, OverflowError):
+        raise InvalidInput("cursor: not a cursor this list made", field="cursor") from None

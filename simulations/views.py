@@ -14,7 +14,7 @@ from yaptide_site.errors import NotFound
 
 from . import http, presenters, selectors
 from .choices import TERMINAL_STATES
-from .filters import SimulationFilter, list_query_parse
+from .filters import SimulationFilter, list_cursor, list_cursor_parse, list_query_parse
 from .models import Simulation
 from .serializers import (
     EstimatorListingSerializer,
@@ -63,7 +63,14 @@ CONDITIONAL = "Completed results carry an ETag; If-None-Match answers 304."
 @extend_schema_view(
     list=extend_schema(
         summary="List my simulations",
-        description="Newest first, paginated (page_size at most 100).",
+        description="Newest first, paginated (page_size at most 100). With `cursor` (empty for the first page) "
+        "the pages are keyset pages: `next` carries the cursor of the last row, and a page costs the same at any "
+        "depth (start_time orderings only).",
+        parameters=[
+            OpenApiParameter(
+                "cursor", OpenApiTypes.STR, description="Keyset paging: empty for the first page, then `next`."
+            )
+        ],
         responses={200: SimulationItemSerializer(many=True), **error_responses(400, 401, 404)},
     ),
     create=extend_schema(
@@ -99,6 +106,8 @@ class SimulationViewSet(viewsets.GenericViewSet):
         query = list_query_parse(request.query_params)
         pagination = self.paginator
         size = pagination.get_page_size(request)
+        if "cursor" in request.query_params:
+            return self._list_after(request, query, size)
         number = request.query_params.get(pagination.page_query_param) or "1"
         if not number.isdigit():
             raise NotFound(f"page {number!r} is not a page number")
@@ -114,6 +123,23 @@ class SimulationViewSet(viewsets.GenericViewSet):
                 "count": count,
                 "next": replace_query_param(url, "page", number + 1) if number * size < count else None,
                 "previous": previous,
+                "results": [presenters.simulation_item(row, progress.get(row["id"])) for row in rows],
+            }
+        )
+
+    def _list_after(self, request, query, size: int) -> Response:
+        """Keyset paging (`cursor`, empty for the first page): `next` carries the cursor of the page's last row,
+        so following it costs the same at any depth; `count` is the maintained count."""
+        after = list_cursor_parse(request.query_params.get("cursor") or "")
+        rows = selectors.simulation_page_after(user=request.user, query=query, after=after, size=size)
+        progress = selectors.simulation_progress(simulation_ids=[row["id"] for row in rows])
+        url = request.build_absolute_uri()
+        last = rows[-1] if len(rows) == size else None
+        return Response(
+            {
+                "count": selectors.simulation_count(user=request.user, query=query),
+                "next": replace_query_param(url, "cursor", list_cursor(last)) if last else None,
+                "previous": None,
                 "results": [presenters.simulation_item(row, progress.get(row["id"])) for row in rows],
             }
         )
