@@ -177,11 +177,10 @@ def run_job(port: int, token: str, database_url: str, ntasks: int, timeout: floa
 
 
 def pipeline_phase(
-    port: int, token: str, env: dict, database_url: str, redis_url: str, log, results: Path, ticks, pg_ticks
+    port: int, token: str, env: dict, database_url: str, redis_url: str, log, results: Path, ticks
 ) -> list[dict]:
     """One worker for all task counts, warmed by a 2-task job; per job: wall time, overhead, queries, memory, and
-    the CPU of the worker processes and of PostgreSQL per task (`ticks(pid)`: CPU ticks of a process and its
-    children; `pg_ticks()`: of the database's backends)."""
+    the CPU of the worker processes per task (`ticks(pid)`: CPU ticks of a process and its children)."""
     clk = os.sysconf("SC_CLK_TCK")
 
     def cpu_ms(before: dict, after: dict) -> float:
@@ -196,17 +195,16 @@ def pipeline_phase(
         for ntasks in TASK_COUNTS:
             workers.reset(keep_ready=True)
             ideal = ntasks * TASK_SECONDS / CONCURRENCY
-            worker0, pg0 = ticks(workers.process.pid), pg_ticks()
+            worker0 = ticks(workers.process.pid)
             job = run_job(port, token, database_url, ntasks, timeout=max(60.0, 8 * ideal + 30))
             time.sleep(0.5)  # the merge's postrun signal lands just after the job is COMPLETED
-            worker_ms, pg_ms = cpu_ms(worker0, ticks(workers.process.pid)), cpu_ms(pg0, pg_ticks())
+            worker_ms = cpu_ms(worker0, ticks(workers.process.pid))
             row = _pipeline_row(ntasks, ideal, job, workers.figures(), log)
             row["worker_cpu_ms_per_task"] = round(worker_ms / ntasks, 2)
-            row["pg_cpu_ms_per_task"] = round(pg_ms / ntasks, 2)
             row.update(commit_latency(database_url))
             log(
-                f"    CPU per task: worker {row['worker_cpu_ms_per_task']} ms, PostgreSQL "
-                f"{row['pg_cpu_ms_per_task']} ms; commit latency after it: {row['commit_ms']} ms"
+                f"    worker CPU per task: {row['worker_cpu_ms_per_task']} ms; commit latency after it: "
+                f"{row['commit_ms']} ms"
             )
             rows.append(row)
     finally:
