@@ -72,6 +72,6 @@ case "$command" in
     exec "${CELERY[@]}" flower --port="${FLOWER_PORT:-5555}" --basic-auth="$FLOWER_BASIC_AUTH" "$@"
     ;;
   migrate) migrate ;;
-  manage) exec "$PYTHON" manage.py "$@" ;;
+  manage) mkdir -p var && exec "$PYTHON" manage.py "$@" ;;
   *) usage ;;
 esac
