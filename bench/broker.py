@@ -177,8 +177,8 @@ def main() -> int:
         log(f"broker throughput: {TASKS}-task dummy job, 0 s of simulation, {CONCURRENCY} worker processes, {kind}")
         results.append(measure(kind))
     print()
-    job = f"{TASKS}-task job, 0 s simulation, {CONCURRENCY} processes"
-    print(f"| broker ({job}) | final state | submit to end | tasks/s |")
+    what = f"{TASKS}-task job, 0 s simulation, {CONCURRENCY} processes"
+    print(f"| broker ({what}) | final state | submit to end | tasks/s |")
     print("|---|---|---:|---:|")
     for result in results:
         rate = result["completed_tasks"] / result["seconds"] if result["seconds"] else 0
