@@ -195,7 +195,7 @@ def _merges_stalled(stale_seconds: int) -> list[int]:
     )
 
 
-@shared_task(name="simulations.reap_stale_tasks")
+@shared_task(name="simulations.reap_stale_tasks", ignore_result=True)  # periodic: no result row a minute
 def reap_stale_tasks() -> int:
     """Periodic (beat): marks FAILED the RUNNING tasks that sent no update for TASK_STALE_SECONDS, and sends
     again the merge of a job that has waited that long for it (merging twice stores the same results)."""

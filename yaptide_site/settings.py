@@ -277,6 +277,8 @@ CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TIMEZONE = TIME_ZONE
 # Beat syncs CELERY_BEAT_SCHEDULE into django-celery-beat's tables; operators can change it in the admin.
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Celery's own daily clean-up of expired results stores no result row of its own either.
+CELERY_TASK_ANNOTATIONS = {"celery.backend_cleanup": {"ignore_result": True}}
 CELERY_BEAT_SCHEDULE = {
     "reap-stale-tasks": {
         "task": "simulations.reap_stale_tasks",
