@@ -5,13 +5,14 @@ from datetime import timedelta
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Count, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Length
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from polymorphic.admin import PolymorphicChildModelAdmin, PolymorphicParentModelAdmin
 
 from accounts.models import User
@@ -43,6 +44,12 @@ def admin_link(obj, label=None) -> str:
     opts = obj._meta
     url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
     return format_html('<a href="{}">{}</a>', url, label if label is not None else str(obj))
+
+
+def simulations_link_for(user) -> str:
+    """A link to the simulation list filtered to the user's simulations, with their count."""
+    url = reverse("admin:simulations_simulation_changelist") + f"?user__id__exact={user.pk}"
+    return format_html('<a href="{}">{}</a>', url, user.simulation_count)
 
 
 def child_type(obj) -> str:
@@ -77,14 +84,41 @@ def _stored(queryset, outer: str):
     return Coalesce(Subquery(sizes.values("n")), Value(0))
 
 
-def storage_parts() -> dict:
-    """Per simulation, the stored bytes of its input, results (estimators and pages) and logs."""
+def storage_parts(to: str = "simulation") -> dict:
+    """Stored bytes of the input, results (estimators and pages) and logs of a simulation (or, with
+    to="simulation__user", of all of a user's simulations)."""
     return {
-        "input_bytes": _stored(Input.objects.all(), "simulation"),
-        "results_bytes": _stored(Estimator.objects.all(), "simulation")
-        + _stored(Page.objects.all(), "estimator__simulation"),
-        "logs_bytes": _stored(Logfiles.objects.all(), "simulation"),
+        "input_bytes": _stored(Input.objects.all(), to),
+        "results_bytes": _stored(Estimator.objects.all(), to) + _stored(Page.objects.all(), f"estimator__{to}"),
+        "logs_bytes": _stored(Logfiles.objects.all(), to),
     }
+
+
+STORAGE_ORDERINGS = {"total_bytes", "input_bytes", "results_bytes", "logs_bytes", "simulation_count", "username"}
+
+
+def storage_by_user(ordering: str):
+    """Every user who owns a simulation, with the stored bytes of their simulations, in one query."""
+    field = ordering.lstrip("-")
+    parts = storage_parts("simulation__user")
+    users = (
+        User.objects.non_polymorphic()
+        .filter(pk__in=Simulation.objects.values("user_id"))
+        .annotate(simulation_count=Subquery(_count_simulations()), **parts)
+        .annotate(total_bytes=F("input_bytes") + F("results_bytes") + F("logs_bytes"))
+    )
+    return users.order_by(ordering if field in STORAGE_ORDERINGS else "-total_bytes", "username", "pk")
+
+
+def _count_simulations():
+    return (
+        Simulation.objects.non_polymorphic()
+        .filter(user=OuterRef("pk"))
+        .order_by()
+        .values("user")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
 
 
 def stored_total():
@@ -178,7 +212,11 @@ SIMULATION_FIELDS = [
     "end_time",
     "update_key",
     "results_version",
+    "storage",
 ]
+
+
+STORAGE_LABELS = [("input", "input"), ("results", "results"), ("logs", "logs")]
 
 
 class SimulationChildAdmin(PolymorphicChildModelAdmin):
@@ -210,6 +248,14 @@ class SimulationChildAdmin(PolymorphicChildModelAdmin):
     @admin.display(description="User")
     def user_link(self, simulation):
         return admin_link(simulation.user)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(**storage_parts())
+
+    @admin.display(description="Stored bytes")
+    def storage(self, simulation):
+        parts = [(label, getattr(simulation, f"{key}_bytes", None)) for key, label in STORAGE_LABELS]
+        return format_html_join(", ", "{} {}", ((label, byte_size(value)) for label, value in parts))
 
     @admin.display(description="Update key")
     def update_key(self, simulation):
@@ -267,6 +313,49 @@ class SimulationAdmin(PolymorphicParentModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).non_polymorphic().annotate(stored_bytes=stored_total())
+
+    def get_urls(self):
+        urls = [path("storage/", self.admin_site.admin_view(self.storage_view), name="simulations_storage_by_user")]
+        return urls + super().get_urls()
+
+    def storage_view(self, request):
+        """Who fills the disk: stored bytes of each user's simulations, sortable by each column."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        ordering = request.GET.get("o", "-total_bytes")
+        rows = [
+            {
+                "user": user,
+                "simulations": simulations_link_for(user),
+                **{key: byte_size(getattr(user, key)) for key in ("input_bytes", "results_bytes", "logs_bytes")},
+                "total": byte_size(user.total_bytes),
+            }
+            for user in storage_by_user(ordering)[:500]
+        ]
+        columns = [
+            ("username", "User"),
+            ("simulation_count", "Simulations"),
+            ("input_bytes", "Input"),
+            ("results_bytes", "Results"),
+            ("logs_bytes", "Logs"),
+            ("total_bytes", "Total"),
+        ]
+        headers = [
+            {
+                "label": label,
+                "url": f"?o={'' if ordering == '-' + key else '-'}{key}",
+                "sorted": ordering.lstrip("-") == key,
+            }
+            for key, label in columns
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Stored bytes by user",
+            "opts": self.model._meta,
+            "headers": headers,
+            "rows": rows,
+        }
+        return TemplateResponse(request, "admin/simulations/simulation/storage_by_user.html", context)
 
     def get_changelist_instance(self, request):
         """The shown page's task counts and primaries come in one query for all its rows."""
