@@ -63,12 +63,6 @@ def result_summary(row: TaskResult, result):
     return result
 
 
-@admin.display(description="Simulation")
-def _simulation(row):
-    simulation = getattr(row, "simulation", None)
-    return admin_link(simulation, simulation.job_id) if simulation else "-"
-
-
 admin.site.unregister(TaskResult)
 
 
@@ -145,7 +139,10 @@ class TaskResultAdmin(admin.ModelAdmin):
             self._link_rows([row])
         return row
 
-    simulation_link = _simulation
+    @admin.display(description="Simulation")
+    def simulation_link(self, row):
+        simulation = getattr(row, "simulation", None)
+        return admin_link(simulation, simulation.job_id) if simulation else "-"
 
     @admin.display(description="Task")
     def task_link(self, row):
