@@ -17,6 +17,6 @@ class Command(BaseCommand):
     def handle(self, *args, job_id, task_id, **options):
         simulation = find_simulation(job_id)
         with service_errors():
-            task_remove(simulation=simulation, task_id=task_id)
+            message = task_remove(simulation=simulation, task_id=task_id)
         audit_command(command="remove_task", obj=simulation, action=CHANGE, message=f"Removed task {task_id}.")
-        self.stdout.write(f"Removed task {task_id} of {simulation.job_id}.")
+        self.stdout.write(message)
