@@ -10,7 +10,7 @@ from django.utils.html import format_html
 from django_celery_results.models import TaskResult
 from kombu.serialization import loads
 
-from yaptide_site.celery import ZJSON_CONTENT_TYPE
+from yaptide_site.codecs import ZJSON_CONTENT_TYPE
 
 from ..models import Simulation, Task
 from .display import admin_time, pretty_json
