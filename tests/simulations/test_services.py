@@ -317,7 +317,6 @@ def test_celery_id_is_kept_for_celery_tasks_only(submit):
     assert task_of(batch, 1).task_state == JobState.RUNNING
 
 
-
 def test_simulated_primaries_never_go_back_when_a_smaller_request_completes(submit):
     simulation, _ = submit(ntasks=1, primaries=10_000)
     update(simulation, task_state=JobState.RUNNING, simulated_primaries=2000)
@@ -326,6 +325,7 @@ def test_simulated_primaries_never_go_back_when_a_smaller_request_completes(subm
     update(simulation, task_state=JobState.COMPLETED)
 
     assert task_of(simulation).simulated_primaries == 2000
+
 
 def test_update_of_a_task_that_does_not_exist_is_not_found(submit):
     simulation, _ = submit(ntasks=2)
