@@ -86,7 +86,7 @@ def page_png(page: dict, *, title: str = "") -> bytes:
     if title:
         axes.set_title(title, fontsize=10)
     out = io.BytesIO()
-    figure.savefig(out, format="png")
+    figure.savefig(out, format="png", pil_kwargs={"compress_level": 1})  # zlib's fastest level: 2% larger
     return out.getvalue()
 
 
