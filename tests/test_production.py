@@ -157,7 +157,7 @@ def production(request, tmp_path, transactional_db):
         assert process.poll() is None, log_path.read_text()[-3000:]
         try:
             return requests.get(f"http://127.0.0.1:{port}/health/?checks=database", timeout=5).status_code == 200
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or the workers still booting
             return False
 
     try:
