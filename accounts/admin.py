@@ -68,6 +68,7 @@ class LocalUserChangeForm(forms.ModelForm):
     """Edits flags of a local user; a new password, if given, goes through accounts.services.user_update."""
 
     new_password = forms.CharField(
+        label="New password",
         required=False,
         strip=False,
         widget=forms.PasswordInput(render_value=False),

@@ -233,3 +233,20 @@ def test_admin_actions_and_commands_leave_an_audit_entry_in_the_history(admin_cl
     assert "Changed active" not in listing.content.decode()
     command_user = entries.last().user
     assert not command_user.is_active and not command_user.has_usable_password()
+
+
+def test_a_password_set_in_the_admin_and_a_deactivation_are_in_the_audit_trail(admin_client, user):
+    page = admin_client.get(reverse("admin:accounts_user_change", args=[user.pk]), follow=True)
+    admin_client.post(
+        page.request["PATH_INFO"],
+        {"username": user.username, "is_active": "on", "new_password": "radium-1898-polonium"},
+    )
+    admin_client.post(
+        reverse("admin:accounts_user_changelist"), {"action": "deactivate_users", "_selected_action": [user.pk]}
+    )
+
+    messages = [entry.get_change_message() for entry in LogEntry.objects.filter(object_id=str(user.pk)).order_by("id")]
+    assert (
+        len(messages) == 2 and messages[0] == "Changed New password." and messages[1] == "Deactivated (admin action)."
+    )
+    assert {entry.user.username for entry in LogEntry.objects.all()} == {"admin"}
