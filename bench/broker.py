@@ -87,6 +87,7 @@ def configuration_env(kind: str, folder: Path) -> dict:
     env.update(
         DJANGO_SETTINGS_MODULE="yaptide_site.settings",
         DJANGO_DEBUG="0",
+        PUBLIC_SCHEME="http",
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
         FIELD_ENCRYPTION_KEYS=base64.urlsafe_b64encode(os.urandom(32)).decode(),
         DJANGO_ENV_FILE=str(folder / "none.env"),
