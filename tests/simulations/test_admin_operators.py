@@ -250,3 +250,14 @@ def test_a_password_set_in_the_admin_and_a_deactivation_are_in_the_audit_trail(a
         len(messages) == 2 and messages[0] == "Changed New password." and messages[1] == "Deactivated (admin action)."
     )
     assert {entry.user.username for entry in LogEntry.objects.all()} == {"admin"}
+
+
+def test_simulation_page_and_history_show_times_with_seconds_and_time_zone(admin_client, submit):
+    simulation, _ = submit()
+    admin_client.post(CHANGELIST, {"action": "cancel_simulations", "_selected_action": [simulation.pk]})
+    simulation.refresh_from_db()
+    started = timezone.localtime(simulation.start_time).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+    assert started in admin_client.get(change_url(simulation)).content.decode()
+    history = admin_client.get(reverse("admin:simulations_celerysimulation_history", args=[simulation.pk]))
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", history.content.decode())
