@@ -175,11 +175,14 @@ LOGGING = {
     "formatters": {
         "default": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": "default"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": "default"},
+        "null": {"class": "logging.NullHandler"},
+    },
     "loggers": {
         "django.request": {"filters": ["server_errors_only"]},
         # A request for a host not in DJANGO_ALLOWED_HOSTS is a 400 with its access line; no second line.
-        "django.security.DisallowedHost": {"handlers": [], "propagate": False},
+        "django.security.DisallowedHost": {"handlers": ["null"], "propagate": False},
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
