@@ -94,6 +94,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "accounts.validators.PasswordVarietyValidator"},
+    {"NAME": "accounts.validators.ServiceNameValidator"},
 ]
 
 LANGUAGE_CODE = "en-us"
@@ -126,7 +128,14 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "yaptide_site.api.exception_handler",
     "DEFAULT_PARSER_CLASSES": ["yaptide_site.api.ORJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["yaptide_site.api.ORJSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
-    "DEFAULT_THROTTLE_RATES": {"login_user": "10/min", "login_ip": "30/min"},
+    # login_user counts wrong passwords per (username, client address); the others count requests per address.
+    "DEFAULT_THROTTLE_RATES": {
+        "login_user": env("THROTTLE_LOGIN_FAILURES", default="10/min"),
+        "login_ip": env("THROTTLE_LOGIN", default="30/min"),
+        "register": env("THROTTLE_REGISTER", default="20/hour"),
+        "refresh": env("THROTTLE_REFRESH", default="60/min"),
+        "keycloak_login": env("THROTTLE_KEYCLOAK_LOGIN", default="30/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "yaptide API",
@@ -156,6 +165,12 @@ KEYCLOAK_JWKS_URL = env("KEYCLOAK_JWKS_URL", default="")
 KEYCLOAK_ISSUER = env("KEYCLOAK_ISSUER", default="")
 KEYCLOAK_AUDIENCE = env("KEYCLOAK_AUDIENCE", default="yaptide")
 KEYCLOAK_JWKS_CACHE_SECONDS = env.int("KEYCLOAK_JWKS_CACHE_SECONDS", default=300)
+# A key fetch waits at most this long; after a failure, logins answer 503 at once for KEYCLOAK_JWKS_RETRY_SECONDS.
+KEYCLOAK_JWKS_TIMEOUT_SECONDS = env.float("KEYCLOAK_JWKS_TIMEOUT_SECONDS", default=2.0)
+KEYCLOAK_JWKS_RETRY_SECONDS = env.float("KEYCLOAK_JWKS_RETRY_SECONDS", default=30.0)
+
+# Addresses (or networks) of reverse proxies whose X-Forwarded-For names the client; others' is ignored.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_ALLOW_CREDENTIALS = True
@@ -167,7 +182,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", default=50 * 1024 * 1
 REDIS_URL = env("REDIS_URL", default="")
 # Throttle counters (login attempts) shared by all server processes when Redis is there.
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        # A Redis that is down or hangs costs a request half a second, not a worker (throttles fall back).
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
     if REDIS_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
