@@ -17,7 +17,10 @@ from polymorphic.admin import PolymorphicChildModelAdmin, PolymorphicChildModelF
 from yaptide_site.errors import ServiceError
 
 from .models import KeycloakUser, User, YaptideUser
-from .services import user_create_local, user_remove, user_update
+from .services import local_username_checked, user_create_local, user_remove, user_tokens_revoke, user_update
+
+# Only a superuser may grant these: a staff user who may change users must not raise themselves (or anyone).
+PRIVILEGE_FIELDS = ["is_superuser", "groups", "user_permissions"]
 
 
 def run_service(form: forms.Form, call):
@@ -57,7 +60,7 @@ class LocalUserAddForm(forms.ModelForm):
                 username=cleaned["username"],
                 password=cleaned["password1"],
                 is_staff=cleaned["is_staff"],
-                is_superuser=cleaned["is_superuser"],
+                is_superuser=cleaned.get("is_superuser", False),
             ),
         )
         return cleaned
@@ -76,6 +79,12 @@ class LocalUserChangeForm(forms.ModelForm):
     class Meta:
         model = YaptideUser
         fields = ["username", "is_active", "is_staff", "is_superuser", "groups", "user_permissions"]
+
+    def clean_username(self):
+        try:
+            return local_username_checked(self.cleaned_data["username"], user=self.instance)
+        except ServiceError as error:
+            raise forms.ValidationError(error.message) from None
 
     def clean(self):
         cleaned = super().clean()
@@ -144,6 +153,28 @@ class UserChildAdmin(PolymorphicChildModelAdmin):
     def simulations(self, user):
         return simulations_link(user)
 
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += [name for name in PRIVILEGE_FIELDS if name not in fields]
+        return fields
+
+    def has_change_permission(self, request, obj=None):
+        # Changing a superuser (their password, say) would be a way to become one.
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            user_tokens_revoke(user=obj)
+
     def delete_model(self, request, obj):
         user_remove(user=obj)
 
@@ -167,16 +198,24 @@ class YaptideUserAdmin(UserChildAdmin):
     add_fieldsets = [(None, {"fields": ["username", "password1", "password2", "is_staff", "is_superuser"]})]
     filter_horizontal = ["groups", "user_permissions"]
 
-    def get_fieldsets(self, request, obj=None):
-        return self.add_fieldsets if obj is None else self.fieldsets
-
     def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else self.readonly_fields
+        return [] if obj is None else super().get_readonly_fields(request, obj)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is not None:
+            return self.fieldsets
+        fields = [
+            name for name in self.add_fieldsets[0][1]["fields"] if request.user.is_superuser or name != "is_superuser"
+        ]
+        return [(None, {"fields": fields})]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
             kwargs["form"] = self.add_form
-        return super().get_form(request, obj, change=change, **kwargs)
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None and not request.user.is_superuser:
+            form.base_fields.pop("is_superuser", None)  # a declared field: present unless removed
+        return form
 
     def save_form(self, request, form, change):
         if not change:

@@ -23,22 +23,31 @@ def _checked_password(password: str, user: User | None = None) -> str:
     return password
 
 
+def local_username_checked(username: str, *, user: User | None = None) -> str:
+    """The normalized name if it follows the username rule and no other local user has a look-alike of it."""
+    username = normalize_username(username or "")
+    problem = username_problem(username)
+    if problem:
+        raise InvalidInput(problem, field="username")
+    others = YaptideUser.objects.filter(username_key=username_key(username))
+    if user is not None:
+        others = others.exclude(pk=user.pk)
+    if others.exists():
+        raise Conflict(
+            f"a local user named {username!r} already exists (names that differ only in case or look-alike "
+            "letters count as one)",
+            field="username",
+        )
+    return username
+
+
 @transaction.atomic
 def user_create_local(
     *, username: str, password: str, is_staff: bool = False, is_superuser: bool = False
 ) -> YaptideUser:
     """Creates a local user with a hashed password; the name must follow the username rule and be free among local
     users, where names that differ only in case or look-alike letters count as one."""
-    username = normalize_username(username or "")
-    problem = username_problem(username)
-    if problem:
-        raise InvalidInput(problem, field="username")
-    if YaptideUser.objects.filter(username_key=username_key(username)).exists():
-        raise Conflict(
-            f"a local user named {username!r} already exists (names that differ only in case or look-alike "
-            "letters count as one)",
-            field="username",
-        )
+    username = local_username_checked(username)
     user = YaptideUser(username=username, is_staff=is_staff, is_superuser=is_superuser)
     user.set_password(_checked_password(password, user))
     try:

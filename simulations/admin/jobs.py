@@ -6,6 +6,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.cache import patch_cache_control
 from django.utils.html import format_html
 from polymorphic.admin import PolymorphicChildModelAdmin, PolymorphicParentModelAdmin
 
@@ -277,13 +278,17 @@ class SimulationAdmin(PolymorphicParentModelAdmin):
 
     @admin.action(description="Issue a new update key (the old one stops working)", permissions=["change"])
     def issue_update_keys(self, request, queryset):
-        for simulation in queryset:
-            key = update_key_issue(simulation=simulation)
-            self.message_user(
-                request,
-                f"New update key of {simulation.job_id}: {key} (shown only this once; the old key is revoked).",
-                messages.SUCCESS,
-            )
+        """Shows the new keys on the page it answers with, never in the (readable) messages cookie; not cached."""
+        issued = [(simulation, update_key_issue(simulation=simulation)) for simulation in queryset]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "New update keys",
+            "opts": self.model._meta,
+            "issued": issued,
+        }
+        response = TemplateResponse(request, "admin/simulations/simulation/new_update_keys.html", context)
+        patch_cache_control(response, no_store=True)
+        return response
 
 
 class TaskChildAdmin(PolymorphicChildModelAdmin):
