@@ -170,7 +170,7 @@ KEYCLOAK_JWKS_TIMEOUT_SECONDS = env.float("KEYCLOAK_JWKS_TIMEOUT_SECONDS", defau
 KEYCLOAK_JWKS_RETRY_SECONDS = env.float("KEYCLOAK_JWKS_RETRY_SECONDS", default=30.0)
 
 # Addresses (or networks) of reverse proxies whose X-Forwarded-For names the client; others' is ignored.
-TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+TRUSTED_PROXIES = [proxy for proxy in env.list("TRUSTED_PROXIES", default=[]) if proxy]
 
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_ALLOW_CREDENTIALS = True
