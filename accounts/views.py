@@ -112,7 +112,7 @@ class LoginView(PublicView):
 
 def _refresh_from(request) -> str | None:
     """The refresh token of the body, else of the cookie (only from this site or a trusted one: CSRF)."""
-    serializer = RefreshSerializer(data=request.data if isinstance(request.data, dict) else {})
+    serializer = RefreshSerializer(data=request.data)  # a list or a bare value is a 400, not "no token"
     serializer.is_valid(raise_exception=True)
     if serializer.validated_data.get("refresh"):
         return serializer.validated_data["refresh"]

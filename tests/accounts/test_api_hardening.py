@@ -261,3 +261,11 @@ def test_invisible_bidi_and_space_characters_are_refused_in_usernames(client, db
 def test_usernames_of_one_other_script_are_fine(client, db):
     assert register(client, "иван").status_code == 201
     assert register(client, "marie.curie+test@example.org").status_code == 201
+
+
+@pytest.mark.parametrize("body", [[None, None], "token", 0])
+def test_logout_and_refresh_refuse_a_body_that_is_not_an_object(client, db, body):
+    for url in ("/api/auth/logout/", "/api/auth/refresh/"):
+        response = client.post(url, body, format="json")
+        assert response.status_code == 400, url
+        assert response.json()["message"]
