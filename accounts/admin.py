@@ -16,7 +16,7 @@ from polymorphic.admin import PolymorphicChildModelAdmin, PolymorphicChildModelF
 
 from yaptide_site.errors import ServiceError
 
-from .models import KeycloakUser, User, YaptideUser
+from .models import KeycloakUser, User, UserLimits, YaptideUser
 from .services import local_username_checked, user_create_local, user_remove, user_tokens_revoke, user_update
 
 # Only a superuser may grant these: a staff user who may change users must not raise themselves (or anyone).
@@ -66,7 +66,35 @@ class LocalUserAddForm(forms.ModelForm):
         return cleaned
 
 
-class LocalUserChangeForm(forms.ModelForm):
+LIMIT_FIELDS = {
+    "limit_unfinished_jobs": "unfinished_jobs",
+    "limit_unfinished_tasks": "unfinished_tasks",
+    "limit_stored_megabytes": "stored_megabytes",
+}
+LIMITS_FIELDSET = ("Limits (empty: the site default)", {"fields": list(LIMIT_FIELDS)})
+
+
+class UserLimitsFormMixin(forms.Form):
+    """The user's own quotas (accounts.models.UserLimits) on their page; whoever may change the user may raise them."""
+
+    limit_unfinished_jobs = forms.IntegerField(required=False, min_value=0, label="Unfinished jobs")
+    limit_unfinished_tasks = forms.IntegerField(required=False, min_value=0, label="Tasks of unfinished jobs")
+    limit_stored_megabytes = forms.IntegerField(required=False, min_value=0, label="Stored megabytes")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        own = UserLimits.objects.filter(user_id=self.instance.pk).first() if self.instance.pk else None
+        for field, column in LIMIT_FIELDS.items():
+            self.fields[field].initial = getattr(own, column, None)
+
+    def save_limits(self, user: User) -> None:
+        if not any(field in self.changed_data for field in LIMIT_FIELDS):
+            return
+        values = {column: self.cleaned_data.get(field) for field, column in LIMIT_FIELDS.items()}
+        UserLimits.objects.update_or_create(user=user, defaults=values)
+
+
+class LocalUserChangeForm(UserLimitsFormMixin, forms.ModelForm):
     """Edits flags of a local user; a new password, if given, goes through accounts.services.user_update."""
 
     new_password = forms.CharField(
@@ -101,7 +129,7 @@ class WriteOnlyTextarea(forms.Textarea):
         return None
 
 
-class KeycloakUserChangeForm(forms.ModelForm):
+class KeycloakUserChangeForm(UserLimitsFormMixin, forms.ModelForm):
     """Edits flags of a Keycloak user; cert and private key can be replaced but are never displayed."""
 
     new_cert = forms.CharField(
@@ -174,6 +202,8 @@ class UserChildAdmin(PolymorphicChildModelAdmin):
         super().save_model(request, obj, form, change)
         if change and "is_active" in form.changed_data and not obj.is_active:
             user_tokens_revoke(user=obj)
+        if change and isinstance(form, UserLimitsFormMixin):
+            form.save_limits(obj)
 
     def delete_model(self, request, obj):
         user_remove(user=obj)
@@ -193,6 +223,7 @@ class YaptideUserAdmin(UserChildAdmin):
     fieldsets = [
         (None, {"fields": ["username", "auth_provider", "new_password", "simulations"]}),
         ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
+        LIMITS_FIELDSET,
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"fields": ["username", "password1", "password2", "is_staff", "is_superuser"]})]
@@ -239,6 +270,7 @@ class KeycloakUserAdmin(UserChildAdmin):
         (None, {"fields": ["username", "auth_provider", "simulations"]}),
         ("Cluster credentials", {"fields": [("cert_status", "new_cert"), ("private_key_status", "new_private_key")]}),
         ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
+        LIMITS_FIELDSET,
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
     filter_horizontal = ["groups", "user_permissions"]

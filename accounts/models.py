@@ -90,3 +90,23 @@ class KeycloakUser(User):
         if self.has_usable_password():
             self.set_unusable_password()
         super().save(*args, **kwargs)
+
+
+class UserLimits(models.Model):
+    """A user's own quotas; an empty field means the site default (settings.QUOTA_*). Staff raise them in the admin."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, primary_key=True, related_name="limits")
+    unfinished_jobs = models.PositiveIntegerField(null=True, blank=True, help_text="Jobs not yet finished at once.")
+    unfinished_tasks = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Tasks of the unfinished jobs, together."
+    )
+    stored_megabytes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Compressed inputs, results and logs of all the user's jobs, in MB."
+    )
+
+    class Meta:
+        verbose_name = "limits"
+        verbose_name_plural = "limits"
+
+    def __str__(self):
+        return f"limits of {self.user}"

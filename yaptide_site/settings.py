@@ -245,6 +245,10 @@ TASK_HEARTBEAT_SECONDS = env.int("TASK_HEARTBEAT_SECONDS", default=2)
 # at most TASK_MAX_RERUNS times; a younger one is still running elsewhere and is not started twice.
 TASK_LEASE_SECONDS = env.int("TASK_LEASE_SECONDS", default=30)
 TASK_MAX_RERUNS = env.int("TASK_MAX_RERUNS", default=2)
+# Per-user quotas (staff raise a user's own in the admin): unfinished jobs, their tasks, stored megabytes.
+QUOTA_UNFINISHED_JOBS = env.int("QUOTA_UNFINISHED_JOBS", default=20)
+QUOTA_UNFINISHED_TASKS = env.int("QUOTA_UNFINISHED_TASKS", default=2000)
+QUOTA_STORED_MEGABYTES = env.int("QUOTA_STORED_MEGABYTES", default=5 * 1024)
 # The built-in dummy simulator's run time (a demo looks real; tests set it low).
 DUMMY_SECONDS_PER_MILLION = env.float("DUMMY_SECONDS_PER_MILLION", default=20.0)
 # zstandard level for new payloads (gzip rows from the old system stay readable).

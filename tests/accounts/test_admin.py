@@ -342,3 +342,27 @@ def test_deactivating_a_user_on_their_page_revokes_their_refresh_token(admin_cli
     )
 
     assert APIClient().post("/api/auth/refresh/", {"refresh": refresh}, format="json").status_code == 401
+
+
+def test_a_user_manager_raises_a_users_limits_on_their_page(client, user_manager, settings):
+    from accounts.limits import limits_of
+
+    settings.QUOTA_UNFINISHED_JOBS = 3
+    user = UserFactory(username="marie")
+    assert limits_of(user).unfinished_jobs == 3
+
+    response = client.post(
+        reverse("admin:accounts_yaptideuser_change", args=[user.pk]),
+        {
+            "username": "marie",
+            "is_active": "on",
+            "limit_unfinished_jobs": "50",
+            "limit_unfinished_tasks": "",
+            "limit_stored_megabytes": "",
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    limits = limits_of(user)
+    assert limits.unfinished_jobs == 50
+    assert limits.unfinished_tasks == settings.QUOTA_UNFINISHED_TASKS
