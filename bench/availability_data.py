@@ -2,19 +2,24 @@
 
 import random
 
-from simulations import execution
-from simulations.choices import JobState
+from django.conf import settings
+
+from simulations.choices import JobState, Platform
+from simulations.execution.celery import CeleryBackend
 from simulations.services import results_store, simulation_apply_update, simulation_submit
 
 BINS = 200  # a 200 x 200 2-D page is about 0.8 MB of JSON
 PAGES_PER_ESTIMATOR = 5
 
 
-def _no_dispatch(**kwargs) -> None:
+class _HeldBackend(CeleryBackend):
     """No simulation workers run in this benchmark: the jobs are finished by hand."""
 
+    def dispatch(self, **kwargs) -> None:
+        pass
 
-execution.simulation_dispatch = _no_dispatch
+
+settings.SIMULATION_BACKENDS = {**settings.SIMULATION_BACKENDS, Platform.DIRECT: f"{__name__}._HeldBackend"}
 
 
 def _page(number: int, rng: random.Random) -> dict:
