@@ -238,6 +238,9 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# GET /health/ pings the Celery workers (1 s) at most once per this many seconds per web process.
+HEALTH_WORKER_CHECK_SECONDS = env.float("HEALTH_WORKER_CHECK_SECONDS", default=10.0)
+
 # --- Simulations ----------------------------------------------------------------------------------
 # The execution backend of each platform a job can run on (simulations.execution).
 SIMULATION_BACKENDS = {"DIRECT": "simulations.execution.celery.CeleryBackend"}
