@@ -5,15 +5,16 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Max, Q, QuerySet, Sum
+from django.db.models.functions import Length
 from django.utils import timezone
 
 from yaptide_site.errors import InvalidInput, NotFound
 
 from . import sql
-from .choices import JobState
+from .choices import TERMINAL_STATES, JobState
 from .execution import reaped_platforms
-from .models import Estimator, Input, Logfiles, Simulation, Task
+from .models import Estimator, Input, Logfiles, Page, Simulation, Task
 
 JOB_ID_PATTERN = re.compile(r"[0-9A-Za-z_-]{1,64}")
 LIST_FIELDS = (
@@ -217,3 +218,19 @@ def results_all(*, simulation: Simulation) -> list[tuple[dict, list[bytes]]]:
         if blob is not None:
             estimators[estimator_id][1].append(blob)
     return list(estimators.values())
+
+
+def user_usage(*, user_id: int) -> dict[str, int]:
+    """What counts against a user's limits: unfinished jobs, their tasks, and the stored (compressed) bytes of all
+    their jobs' inputs, results and logs (a few aggregate queries)."""
+    unfinished = Simulation.objects.non_polymorphic().filter(user_id=user_id).exclude(job_state__in=TERMINAL_STATES)
+    stored = 0
+    for model, owner in ((Input, "simulation"), (Estimator, "simulation"), (Page, "estimator__simulation"),
+                         (Logfiles, "simulation")):  # fmt: skip
+        total = model.objects.filter(**{f"{owner}__user_id": user_id}).aggregate(n=Sum(Length("compressed_data")))
+        stored += total["n"] or 0
+    return {
+        "unfinished_jobs": unfinished.count(),
+        "unfinished_tasks": Task.objects.non_polymorphic().filter(simulation__in=unfinished.values("pk")).count(),
+        "stored_bytes": stored,
+    }

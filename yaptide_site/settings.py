@@ -258,6 +258,9 @@ QUOTA_UNFINISHED_TASKS = env.int("QUOTA_UNFINISHED_TASKS", default=2000)
 QUOTA_STORED_MEGABYTES = env.int("QUOTA_STORED_MEGABYTES", default=5 * 1024)
 # The built-in dummy simulator's run time (a demo looks real; tests set it low).
 DUMMY_SECONDS_PER_MILLION = env.float("DUMMY_SECONDS_PER_MILLION", default=20.0)
+# Its bounds: a task runs at most this long, and all its pages together hold at most this many bins.
+DUMMY_MAX_SECONDS = env.float("DUMMY_MAX_SECONDS", default=600.0)
+DUMMY_MAX_BINS = env.int("DUMMY_MAX_BINS", default=1_000_000)
 # zstandard level for new payloads (gzip rows from the old system stay readable).
 PAYLOAD_ZSTD_LEVEL = env.int("PAYLOAD_ZSTD_LEVEL", default=1)
 # Real simulators: path of the executable, or empty to find shieldhit / rfluka / topas on PATH.
