@@ -208,6 +208,12 @@ def estimator_with_pages(
     return estimator, [row[4] for row in rows if row[0] == chosen[0]]
 
 
+def results_stream(*, simulation: Simulation):
+    """Every estimator's rows (estimator id, name, file name, metadata blob, page blob) in editor order, fetched
+    as they are read (one query): for streaming a whole job's results (simulations.http)."""
+    return sql.results_rows_stream(simulation.pk)
+
+
 def results_all(*, simulation: Simulation) -> list[tuple[dict, list[bytes]]]:
     """Every estimator in editor order with the stored blobs of all its pages (one query)."""
     rows = sql.results_rows(simulation.pk)

@@ -231,4 +231,5 @@ class SimulationViewSet(viewsets.GenericViewSet):
         cached = http.not_modified(request, etag)
         if cached:
             return cached
-        return http.json_response(request, http.results_parts(selectors.results_all(simulation=simulation)), etag=etag)
+        rows = selectors.results_stream(simulation=simulation)
+        return http.json_response_streamed(request, http.results_parts_stream(rows), etag=etag)

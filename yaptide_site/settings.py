@@ -261,6 +261,10 @@ DUMMY_SECONDS_PER_MILLION = env.float("DUMMY_SECONDS_PER_MILLION", default=20.0)
 # Its bounds: a task runs at most this long, and all its pages together hold at most this many bins.
 DUMMY_MAX_SECONDS = env.float("DUMMY_MAX_SECONDS", default=600.0)
 DUMMY_MAX_BINS = env.int("DUMMY_MAX_BINS", default=1_000_000)
+# A whole job's results above this many stored bytes are streamed page by page, not built in memory...
+RESULTS_STREAM_ABOVE_BYTES = env.int("RESULTS_STREAM_ABOVE_BYTES", default=4 * 1024 * 1024)
+# ...and one job stores at most this many megabytes of (compressed) results; an upload past it is a 413.
+MAX_JOB_RESULTS_MEGABYTES = env.int("MAX_JOB_RESULTS_MEGABYTES", default=1024)
 # zstandard level for new payloads (gzip rows from the old system stay readable).
 PAYLOAD_ZSTD_LEVEL = env.int("PAYLOAD_ZSTD_LEVEL", default=1)
 # Real simulators: path of the executable, or empty to find shieldhit / rfluka / topas on PATH.

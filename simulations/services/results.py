@@ -3,10 +3,11 @@
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
-from yaptide_site.errors import InvalidInput
+from yaptide_site.errors import InvalidInput, StorageExceeded
 
 from .. import sql
 from ..choices import InputType
@@ -78,6 +79,21 @@ def _validated_page(page: Any, where: str, fallback_number: int) -> tuple[int, s
     return number, _checked_name(name, f"{where}.metadata.name"), dimensions
 
 
+def _check_results_size(simulation: Simulation, page_rows: dict) -> None:
+    """Refuses an upload that would take the job's stored pages past MAX_JOB_RESULTS_MEGABYTES (pages sent again
+    replace their earlier bytes)."""
+    limit = settings.MAX_JOB_RESULTS_MEGABYTES * 1024 * 1024
+    kept = sum(size or 0 for file_name, number, size in sql.result_page_sizes(simulation.pk) if (file_name, number)
+               not in page_rows)  # fmt: skip
+    total = kept + sum(len(row[3]) for row in page_rows.values())
+    if total > limit:
+        raise StorageExceeded(
+            f"a job stores at most {settings.MAX_JOB_RESULTS_MEGABYTES} MB of results (MAX_JOB_RESULTS_MEGABYTES); "
+            f"this upload makes {total // (1024 * 1024)} MB",
+            field="estimators",
+        )
+
+
 @transaction.atomic
 def results_store(*, simulation: Simulation, estimators: list[dict]) -> list[Estimator]:
     """Upserts estimators on (simulation, file_name) and pages on (estimator, page_number) in one transaction.
@@ -101,6 +117,7 @@ def results_store(*, simulation: Simulation, estimators: list[dict]) -> list[Est
             page_rows[(file_name, number)] = (number, page_name, dimension, compress_json(orjson.dumps(page)))
     if not estimator_rows:
         return []
+    _check_results_size(simulation, page_rows)
     Simulation.objects.filter(pk=simulation.pk).update(results_version=F("results_version") + 1)
     Estimator.objects.bulk_create(
         sorted(estimator_rows.values(), key=lambda row: row.file_name),
