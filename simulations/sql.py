@@ -95,14 +95,18 @@ def results_rows(simulation_pk: int) -> list[tuple]:
     return fetch_all(_RESULTS_SQL, [simulation_pk])
 
 
-def results_rows_stream(simulation_pk: int, batch: int = 32) -> Iterator[tuple]:
-    """The rows of results_rows, `batch` at a time from one statement (a server-side cursor on PostgreSQL), so a
-    whole job's results never sit in memory at once. Closing the iterator closes the cursor."""
+def results_rows_stream(simulation_pk: int, batch_bytes: int = 2 * 1024 * 1024) -> Iterator[tuple]:
+    """The rows of results_rows from one statement (a server-side cursor on PostgreSQL), fetched about
+    `batch_bytes` of page blobs at a time, so a whole job's results never sit in memory at once. Closing the
+    iterator closes the cursor."""
     cursor = connection.chunked_cursor()
     try:
         cursor.execute(_RESULTS_SQL, [simulation_pk])
+        batch = 2
         while rows := cursor.fetchmany(batch):
             yield from rows
+            row_bytes = sum(len(row[4] or b"") + len(row[3] or b"") for row in rows) / len(rows)
+            batch = max(1, min(512, int(batch_bytes / max(row_bytes, 1))))
     finally:
         cursor.close()
 
