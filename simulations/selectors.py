@@ -159,27 +159,32 @@ class PageSelection:
         return "(" + " OR ".join(parts) + ")", params
 
 
+_PAGE_RANGE = r"[ \t]*[0-9]{1,9}[ \t]*(-[ \t]*[0-9]{1,9}[ \t]*)?"
+# The `pages` parameter, as the API schema states it and the parser checks it (the same pattern, searched the
+# same way): at most MAX_SELECTION_PARTS comma-separated numbers or ranges, spaces and tabs around them.
+PAGES_PATTERN = rf"^{_PAGE_RANGE}(,{_PAGE_RANGE}){{0,{MAX_SELECTION_PARTS - 1}}}$"
+_PAGES_RE = re.compile(PAGES_PATTERN)
+
+
 def page_selection_parse(text: str | None) -> PageSelection | None:
-    """Parses `0-2,5`; None or empty means all pages. Raises InvalidInput on anything else."""
-    if text is None or not text.strip():
+    """Parses `0-2,5` (a range given high to low means the same pages); None means all pages. Raises InvalidInput
+    on anything PAGES_PATTERN does not allow (an empty value too: leave the parameter out for all pages)."""
+    if text is None:
         return None
+    if not _PAGES_RE.search(text):
+        raise InvalidInput(
+            f"pages: {text.strip()[:100]!r} is not page numbers and ranges like 0-2,5 (at most "
+            f"{MAX_SELECTION_PARTS} parts)",
+            field="pages",
+        )
     numbers: list[int] = []
     ranges: list[tuple[int, int]] = []
-    parts = text.split(",")
-    if len(parts) > MAX_SELECTION_PARTS:
-        raise InvalidInput(f"pages: at most {MAX_SELECTION_PARTS} parts", field="pages")
-    for part in parts:
-        found = re.fullmatch(r"\s*(\d{1,9})\s*(?:-\s*(\d{1,9})\s*)?", part)
-        if not found:
-            raise InvalidInput(f"pages: {part.strip()!r} is not a page number or a range like 0-2", field="pages")
-        low = int(found.group(1))
-        if found.group(2) is None:
-            numbers.append(low)
-            continue
-        high = int(found.group(2))
-        if high < low:
-            raise InvalidInput(f"pages: range {low}-{high} ends before it starts", field="pages")
-        ranges.append((low, high))
+    for part in text.rstrip("\n").split(","):
+        low, _, high = part.partition("-")
+        if not high:
+            numbers.append(int(low))
+        else:
+            ranges.append(tuple(sorted((int(low), int(high)))))
     return PageSelection(tuple(numbers), tuple(ranges))
 
 

@@ -120,8 +120,8 @@ def _text(data: dict, field: str) -> str | None:
     value = data.get(field)
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) > MAX_TEXT[field] or "\x00" in value:
-        raise InvalidInput(f"{field} must be a text of at most {MAX_TEXT[field]} characters", field=field)
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_TEXT[field] or "\x00" in value:
+        raise InvalidInput(f"{field} must be a text of 1 to {MAX_TEXT[field]} characters", field=field)
     return value
 
 
@@ -158,6 +158,12 @@ class WorkerView(APIView):
     parser_classes = [ORJSONParser]
     renderer_classes = [ORJSONRenderer]  # machines only: no browsable API to negotiate
     simulation: Simulation
+
+    def initial(self, request, *args, **kwargs):
+        # A method the endpoint does not have is a 405 before the key is looked at (as the schema says).
+        if request.method.lower() not in self.http_method_names or not hasattr(self, request.method.lower()):
+            raise exceptions.MethodNotAllowed(request.method)
+        super().initial(request, *args, **kwargs)
 
 
 class WorkerSimulationView(WorkerView):

@@ -129,3 +129,38 @@ def test_a_bad_name_or_page_number_in_a_results_upload_is_400_naming_estimators(
 def test_names_of_255_characters_and_the_largest_page_number_are_stored(submit):
     response = _upload(submit, [_estimator(name="e" * 255, page_name="p" * 255, page_number=str(2**31 - 1))])
     assert response.status_code == 200, response.content
+
+
+# --- what the schema says (point 19) --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["", "tasks/0/", "results/", "logfiles/"])
+@pytest.mark.parametrize("method", ["TRACE", "GET", "PUT", "DELETE"])
+def test_a_method_a_worker_endpoint_does_not_have_is_405_whatever_the_key(submit, path, method):
+    from rest_framework.test import APIClient
+
+    simulation, key = submit()
+    for sent_key in (key, "wrong"):
+        response = APIClient().generic(
+            method, f"/api/worker/simulations/{simulation.job_id}/{path}", HTTP_X_UPDATE_KEY=sent_key
+        )
+        assert response.status_code == 405, (method, path, sent_key)
+
+
+@pytest.mark.parametrize("field", ["collect_id", "array_id", "job_dir"])
+def test_an_empty_batch_field_is_400_as_its_min_length_says(submit, field):
+    from rest_framework.test import APIClient
+
+    simulation, key = submit()
+    response = APIClient().post(
+        f"/api/worker/simulations/{simulation.job_id}/", {field: ""}, format="json", HTTP_X_UPDATE_KEY=key
+    )
+    assert response.status_code == 400
+    assert field in response.json()["errors"]
+
+
+@pytest.mark.parametrize("page_size", ["null", "", "1.5", "ten"])
+def test_a_page_size_that_is_not_a_number_is_400(api_client, page_size):
+    response = api_client.get(URL, {"page_size": page_size})
+    assert response.status_code == 400
+    assert "page_size" in response.json()["errors"]
