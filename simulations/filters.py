@@ -41,6 +41,9 @@ class UtcIsoDateTimeField(IsoDateTimeField):
     """An ISO 8601 time, converted to UTC (any offset a client sends stays out of SQL)."""
 
     def to_python(self, value):
+        if isinstance(value, str) and not value.strip():
+            # Present but empty (`start_before=`): a mistake, not "no filter" (leave the parameter out for that).
+            raise forms.ValidationError("an ISO 8601 time is required, not an empty value", code="invalid")
         value = super().to_python(value)
         if value is None:
             return None
@@ -114,9 +117,12 @@ def _choices(params, name: str) -> tuple[str, ...]:
 
 
 def _time(params, name: str) -> datetime | None:
+    if name not in params:
+        return None
     text = (params.get(name) or "").strip()
     if not text:
-        return None
+        # Present but empty (`start_before=`): a mistake, not "no filter" (leave the parameter out for that).
+        raise InvalidInput(f"{name}: enter a valid ISO 8601 date/time (or leave the parameter out)", field=name)
     try:
         value = parse_datetime(text)
     except ValueError:
