@@ -1,7 +1,7 @@
 """Filters, search and ordering of a user's simulation list (query parameters)."""
 
-import base64
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 
 import django_filters
 from django import forms
@@ -161,17 +161,21 @@ def list_query_parse(params) -> ListQuery:
     )
 
 
+CURSOR_PATTERN = r"^(\d{1,16}_\d{1,18})?$"  # start time in microseconds since 1970 (UTC), "_", id
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def list_cursor(row: dict) -> str:
-    """The keyset cursor of a list row: its start time and id, URL-safe."""
-    return base64.urlsafe_b64encode(f"{row['start_time'].astimezone(UTC).isoformat()}|{row['id']}".encode()).decode()
+    """The keyset cursor of a list row: its start time (microseconds since 1970, UTC) and id."""
+    return f"{(row['start_time'] - _EPOCH) // _MICROSECOND}_{row['id']}"
 
 
 def list_cursor_parse(text: str) -> tuple[datetime, int] | None:
-    """The (start_time, id) of a cursor made by list_cursor; None for an empty one (the first page)."""
+    """The (start_time, id) of a cursor (CURSOR_PATTERN); None for an empty one (the first page)."""
+    if not re.fullmatch(CURSOR_PATTERN, text):
+        raise InvalidInput("cursor: the `next` link's cursor, or empty for the first page", field="cursor")
     if not text:
         return None
-    try:
-        start, _, pk = base64.urlsafe_b64decode(text.encode() + b"==").decode().partition("|")
-        return datetime.fromisoformat(start).astimezone(UTC), int(pk)
-    except (ValueError, UnicodeDecodeError, OverflowError):
-        raise InvalidInput("cursor: not a cursor this list made", field="cursor") from None
+    start, pk = text.split("_")
+    return _EPOCH + int(start) * _MICROSECOND, int(pk)
