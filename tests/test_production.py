@@ -246,5 +246,10 @@ def test_an_api_error_is_json_with_a_request_id_that_the_access_log_line_carries
 
     assert response.status_code == 404 and response.json()["message"]
     request_id = response.headers["X-Request-ID"]
-    lines = [line for line in log_path.read_text().splitlines() if "/api/no-such-thing/" in line]
-    assert len(lines) == 1 and f"request_id={request_id}" in lines[0], lines  # logged once
+
+    def logged():  # gunicorn writes the access line once the response has gone out
+        return [line for line in log_path.read_text().splitlines() if "/api/no-such-thing/" in line]
+
+    lines = wait_for(logged, timeout=10, what="the access log line")
+    lines = logged()  # and nothing more for that request, e.g. a second line from django.request
+    assert len(lines) == 1 and f"request_id={request_id}" in lines[0], lines
