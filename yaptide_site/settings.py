@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "accounts",
     "clusters",
     "simulations",
+    "yaptide_compat",
 ]
 
 MIDDLEWARE = [
@@ -156,6 +157,13 @@ KEYCLOAK_JWKS_URL = env("KEYCLOAK_JWKS_URL", default="")
 KEYCLOAK_ISSUER = env("KEYCLOAK_ISSUER", default="")
 KEYCLOAK_AUDIENCE = env("KEYCLOAK_AUDIENCE", default="yaptide")
 KEYCLOAK_JWKS_CACHE_SECONDS = env.int("KEYCLOAK_JWKS_CACHE_SECONDS", default=300)
+
+# The old yaptide API for its browser UI (yaptide_compat): where its routes live (no slashes; empty = the site
+# root, where the UI expects them) and its cookies' flags. Secure cookies are dropped over plain http, except
+# on localhost; SameSite=Lax needs the UI and the backend on one site (e.g. ui.example.org, api.example.org).
+YAPTIDE_COMPAT_PREFIX = env("YAPTIDE_COMPAT_PREFIX", default="").strip("/")
+YAPTIDE_COMPAT_COOKIE_SECURE = env.bool("YAPTIDE_COMPAT_COOKIE_SECURE", default=not DEBUG)
+YAPTIDE_COMPAT_COOKIE_SAMESITE = env("YAPTIDE_COMPAT_COOKIE_SAMESITE", default="Lax")
 
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_ALLOW_CREDENTIALS = True

@@ -26,4 +26,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_urlpatterns)),
     path("health/", health, name="health"),
+    # Last: the old yaptide API (its prefix defaults to the site root, so it takes what is left).
+    path("", include("yaptide_compat.urls")),
 ]
