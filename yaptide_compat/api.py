@@ -67,6 +67,13 @@ class CompatView(APIView):
     def get_exception_handler(self):
         return exception_handler
 
+    def initial(self, request, *args, **kwargs):
+        # The method first, as Flask does: a wrong method is a 405 whether or not a cookie came along.
+        method = request.method.lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            raise exceptions.MethodNotAllowed(request.method)
+        super().initial(request, *args, **kwargs)
+
     def get_authenticate_header(self, request):
         return AccessCookieAuthentication().authenticate_header(request)
 

@@ -17,6 +17,15 @@ ROUTES = [
     ("auth/register", views.RegisterView),
     ("auth/status", views.StatusView),
     ("auth/keycloak", views.KeycloakView),
+    ("jobs/direct", views.DirectJobView),
+    ("jobs/batch", views.BatchJobView),
+    ("jobs", views.JobStatusView),
+    ("user/simulations", views.UserSimulationsView),
+    ("inputs", views.InputsView),
+    ("estimators", views.EstimatorsView),
+    ("results", views.ResultsView),
+    ("logfiles", views.LogfilesView),
+    ("clusters", views.ClustersView),
 ]
 
 

@@ -1,19 +1,30 @@
 """The old Flask API's routes as the yaptide UI calls them: parse the old parameters, call the native
 selectors and services, answer in the old envelope. No rule lives here."""
 
+import math
+
+import orjson
 from django.conf import settings
 from django.contrib.auth import authenticate
+from rest_framework.permissions import IsAuthenticated
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts import keycloak
 from accounts.models import User
 from accounts.services import keycloak_user_upsert, user_create_local
 from accounts.throttles import LoginAddressThrottle, LoginUsernameThrottle
-from yaptide_site.errors import Conflict
+from clusters.models import Cluster
+from clusters.views import CanRunBatch
+from simulations import responses, selectors
+from simulations.choices import JobState, Platform
+from simulations.serializers import SubmitSerializer
+from simulations.services import simulation_cancel, simulation_delete, simulation_submit
+from yaptide_site.api import _first_message
+from yaptide_site.errors import Conflict, InvalidInput, NotFound
 
 from .api import CompatError, CompatView, PublicCompatView, json_body, missing_keys
 from .auth import clear_cookies, expiries, refresh_blacklist, refresh_token_of, set_token_cookies
-from .envelope import answer
+from .envelope import answer, rfc1123
 
 
 class HelloView(PublicCompatView):
@@ -115,3 +126,275 @@ class KeycloakView(PublicCompatView):
 def not_found(request, *args, **kwargs):
     """Any address under the prefix that names no route: a JSON 404 (the UI parses every error body)."""
     return answer(f"The requested URL {request.path} was not found on this server", 404)
+
+
+# --- jobs ----------------------------------------------------------------------------------------
+
+JOB_NOT_FOUND = "Job with provided ID does not exist"
+BATCH_UNAVAILABLE = "Batch simulations are not available yet: this backend runs direct (Celery) jobs only"
+
+
+def _job_id(request) -> str:
+    job_id = request.query_params.get("job_id")
+    if not job_id:
+        raise CompatError(400, "Missing job_id query parameter")
+    return job_id
+
+
+def _simulation(request):
+    """The requesting user's simulation named by `?job_id=`; unknown and foreign jobs are the same 404."""
+    try:
+        return selectors.simulation_get(user=request.user, job_id=_job_id(request))
+    except NotFound:
+        raise CompatError(404, JOB_NOT_FOUND) from None
+
+
+def _status_body(request) -> dict:
+    try:
+        row, tasks = selectors.simulation_detail(user=request.user, job_id=_job_id(request))
+    except NotFound:
+        raise CompatError(404, JOB_NOT_FOUND) from None
+    return {"job_state": row["job_state"], "job_tasks_status": [_task_status(task) for task in tasks]}
+
+
+def _task_status(task: dict) -> dict:
+    status = {
+        "task_id": task["task_id"],
+        "task_state": task["task_state"],
+        "requested_primaries": task["requested_primaries"],
+        "simulated_primaries": task["simulated_primaries"],
+        "last_update_time": rfc1123(task["last_update_time"]),
+    }
+    if task["estimated_time"] is not None and task["end_time"] is None:
+        minutes, seconds = divmod(int(task["estimated_time"]), 60)
+        hours, minutes = divmod(minutes, 60)
+        status["estimated_time"] = {"hours": hours, "minutes": minutes, "seconds": seconds}
+    for name in ("start_time", "end_time"):
+        if task[name] is not None:
+            status[name] = rfc1123(task[name])
+    return status
+
+
+def _status_answer(request):
+    body = _status_body(request)
+    return answer(f"Job state: {body['job_state']}", **body)
+
+
+def _submit(request, platform: str):
+    data = json_body(request)
+    missing_keys(data, {"input_type", "ntasks", "sim_type"})
+    if platform == Platform.DIRECT:
+        data = {key: value for key, value in data.items() if key not in ("batch_options", "platform")}
+    serializer = SubmitSerializer(data=data)
+    if not serializer.is_valid():
+        raise CompatError(400, _first_message(serializer.errors))
+    simulation, _key = simulation_submit(user=request.user, **serializer.validated_data)
+    return answer("Task started", 202, job_id=simulation.job_id)
+
+
+class DirectJobView(CompatView):
+    """`/jobs/direct`: submit, status, cancel of a direct (Celery) job."""
+
+    def post(self, request):
+        return _submit(request, Platform.DIRECT)
+
+    def get(self, request):
+        return _status_answer(request)
+
+    def delete(self, request):
+        simulation = _simulation(request)
+        try:
+            simulation_cancel(simulation=simulation)
+        except Conflict:
+            # Already final: the old API answers 200, since the user cannot see this race coming.
+            state = selectors.simulation_get(user=request.user, job_id=simulation.job_id).job_state
+            return answer(f"Cannot cancel job which is in {state} state", job_state=state)
+        return answer("Cancelled sucessfully")
+
+
+class BatchJobView(CompatView):
+    """`/jobs/batch`: a 4xx with a message until this backend runs batch (Slurm) jobs."""
+
+    def post(self, request):
+        raise CompatError(400, BATCH_UNAVAILABLE)
+
+    get = delete = post
+
+
+class JobStatusView(CompatView):
+    """`GET /jobs?job_id=`: the status of any job, direct or batch."""
+
+    def get(self, request):
+        return _status_answer(request)
+
+
+ORDER_BY = ("start_time", "end_time")
+ORDER_TYPES = ("ascend", "descend")
+DEFAULT_PAGE_SIZE = 6
+MAX_PAGE_SIZE = 100
+
+
+def _positive(request, name: str, default: int) -> int:
+    text = request.query_params.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise CompatError(400, f"{name} must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise CompatError(400, f"{name} must be at least 1, got {value}")
+    return value
+
+
+def _choice(request, name: str, choices: tuple[str, ...], default: str) -> str:
+    value = request.query_params.get(name) or default
+    if value not in choices:
+        raise CompatError(400, f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _states(request) -> list[str]:
+    text = request.query_params.get("job_state") or ""
+    states = [state.strip() for state in text.split(",") if state.strip()]
+    unknown = [state for state in states if state not in JobState.values]
+    if unknown:
+        raise CompatError(400, f"job_state: {', '.join(unknown)} is not a state; one of {', '.join(JobState.values)}")
+    return states
+
+
+def _list_item(row: dict) -> dict:
+    # No job_state: the UI builds a card as {...status, ...item}, so a state here would pin the card.
+    return {
+        "job_id": row["job_id"],
+        "title": row["title"],
+        "start_time": rfc1123(row["start_time"]),
+        "end_time": rfc1123(row["end_time"]),
+        "metadata": {
+            "platform": row["platform"],
+            "server": "Yaptide",
+            "input_type": row["input_type"],
+            "sim_type": row["sim_type"],
+        },
+    }
+
+
+class UserSimulationsView(CompatView):
+    """`/user/simulations`: the user's jobs a page at a time; delete a finished one."""
+
+    def get(self, request):
+        page_idx = _positive(request, "page_idx", 1)
+        page_size = min(_positive(request, "page_size", DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE)
+        order_by = _choice(request, "order_by", ORDER_BY, "start_time")
+        descending = _choice(request, "order_type", ORDER_TYPES, "descend") == "descend"
+        states = _states(request)
+        rows = selectors.simulation_list(user=request.user)
+        if states:
+            rows = rows.filter(job_state__in=states)
+        sign = "-" if descending else ""
+        rows = rows.order_by(f"{sign}{order_by}", f"{sign}id")
+        count = rows.count()
+        start = (page_idx - 1) * page_size
+        page = list(rows[start : start + page_size]) if start < count else []
+        return answer(
+            "User Simulations",
+            simulations=[_list_item(row) for row in page],
+            page_count=math.ceil(count / page_size),
+            simulations_count=count,
+        )
+
+    def delete(self, request):
+        simulation = _simulation(request)
+        try:
+            simulation_delete(simulation=simulation)
+        except Conflict as error:
+            raise CompatError(409, error.message) from None
+        return answer(f"Simulation with job_id={simulation.job_id} successfully deleted from database")
+
+
+class InputsView(CompatView):
+    def get(self, request):
+        simulation = _simulation(request)
+        blob = selectors.input_blob(simulation=simulation)
+        parts = responses.wrapped_parts(b'{"message":"Input of simulation","input":', blob, b"}")
+        return responses.json_response(request, parts)
+
+
+class LogfilesView(CompatView):
+    def get(self, request):
+        simulation = _simulation(request)
+        blob = selectors.logfiles_blob(simulation=simulation)
+        if blob is None:
+            raise CompatError(404, "Logfiles are unavailable")
+        return responses.json_response(
+            request, responses.wrapped_parts(b'{"message":"Logfiles","logfiles":', blob, b"}")
+        )
+
+
+class EstimatorsView(CompatView):
+    def get(self, request):
+        simulation = _simulation(request)
+        listing = selectors.estimators_listing(simulation=simulation)
+        if not listing:
+            raise CompatError(404, "Pages metadata not found")
+        metadata = [{"name": item["name"], "pages_metadata": item["pages"]} for item in listing]
+        return answer("Estimators metadata", estimators_metadata=metadata)
+
+
+class ClustersView(CompatView):
+    permission_classes = [IsAuthenticated, CanRunBatch]
+
+    def get(self, request):
+        names = Cluster.objects.order_by("cluster_name").values_list("cluster_name", flat=True)
+        return answer("Available clusters", clusters=[{"cluster_name": name} for name in names])
+
+
+def _enveloped(message: str, parts: list) -> list:
+    """Spliced results parts of one JSON object with the old envelope's `message` put first."""
+    head = parts[0]
+    return [b'{"message":' + orjson.dumps(message) + b"," + bytes(head[1:]), *parts[1:]]
+
+
+def _pages_parts(blobs: list[bytes]) -> list:
+    parts: list = [b'{"message":"Pages retrieved successfully","pages":[']
+    for index, blob in enumerate(blobs):
+        if index:
+            parts.append(b",")
+        parts.append(responses.Stored(blob))
+    parts.append(b"]}")
+    return parts
+
+
+class ResultsView(CompatView):
+    """`GET /results`: all estimators; one (`estimator_name`); or some of its pages (`page_numbers`, `page_number`)."""
+
+    def get(self, request):
+        simulation = _simulation(request)
+        name = request.query_params.get("estimator_name")
+        numbers = request.query_params.get("page_numbers")
+        number = request.query_params.get("page_number")
+        if not name:
+            if numbers is not None or number is not None:
+                raise CompatError(400, "page_numbers and page_number need estimator_name")
+            estimators = selectors.results_all(simulation=simulation)
+            if not estimators:
+                raise CompatError(404, "Results are unavailable")
+            parts = responses.results_parts(estimators)
+            return responses.json_response(request, _enveloped(f"Results for simulation: {simulation.job_id}", parts))
+        if number is not None and numbers is not None:
+            raise CompatError(400, "Give page_number or page_numbers, not both")
+        try:
+            selection = selectors.page_selection_parse(number if number is not None else numbers)
+        except InvalidInput as error:
+            raise CompatError(400, error.message.replace("pages:", "page_numbers:", 1)) from None
+        try:
+            estimator, blobs = selectors.estimator_with_pages(simulation=simulation, name=name, selection=selection)
+        except NotFound:
+            raise CompatError(404, f"Estimator {name!r} or its pages not found") from None
+        if number is not None:
+            parts = [b'{"message":"Page retrieved successfully","page":', responses.Stored(blobs[0]), b"}"]
+        elif numbers is not None:
+            parts = _pages_parts(blobs)
+        else:
+            parts = _enveloped(f"Estimator {estimator['name']}", responses.estimator_parts(estimator, blobs))
+        return responses.json_response(request, parts)

@@ -1,0 +1,92 @@
+"""The old routes' addresses: no trailing slash, no redirect, JSON for every error, the site's areas untouched."""
+
+import pytest
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("get", "/nothing-here"),
+        ("get", "/auth/login/"),  # the old routes have no trailing slash, and no redirect to one
+        ("post", "/jobs/direct/"),
+        ("get", "/user/simulations/x"),
+        ("delete", "/some/deep/path"),
+    ],
+)
+def test_unknown_addresses_are_json_404(client, db, method, path):
+    response = getattr(client, method)(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["message"]
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [("get", "/auth/login"), ("post", "/auth/refresh"), ("put", "/jobs/direct"), ("post", "/results"), ("put", "/")],
+)
+def test_wrong_method_is_json_405(client, db, method, path):
+    response = getattr(client, method)(path, content_type="application/json")
+    assert response.status_code == 405
+    assert response.json()["message"]
+
+
+def test_errors_are_json_whatever_the_client_accepts(client, db):
+    response = client.get("/auth/status", HTTP_ACCEPT="text/html")
+    assert response.status_code == 401
+    assert response.json() == {"message": "No token provided"}
+
+
+def test_non_json_body_is_a_json_400(client, db):
+    response = client.post("/auth/login", b"username=marie", content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400
+    assert response.json()["message"]
+
+
+def test_site_areas_keep_working(client, db, admin_client):
+    assert client.get("/api/auth/me/").status_code == 401
+    assert client.get("/api/nothing/").json()["message"].startswith("no API endpoint")
+    assert admin_client.get("/admin/").status_code == 200
+    assert client.get("/admin").status_code == 301  # the admin's own slash redirect still happens
+    assert client.get("/admin")["Location"] == "/admin/"
+    assert client.get("/health/?checks=database").status_code == 200
+    assert client.get("/api/schema/").status_code == 200
+
+
+def test_static_files_are_never_answered_by_the_old_routes(client, db):
+    response = client.get("/static/rest_framework/css/bootstrap.min.css")
+    assert response.status_code == 404
+    assert response.get("Content-Type", "").startswith("text/html")
+
+
+def test_cors_preflight_allows_the_ui_origin_with_credentials(client, db, settings):
+    settings.CORS_ALLOWED_ORIGINS = ["http://127.0.0.1:3000"]
+    response = client.options(
+        "/jobs/direct",
+        HTTP_ORIGIN="http://127.0.0.1:3000",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="content-type",
+    )
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Origin"] == "http://127.0.0.1:3000"
+    assert response["Access-Control-Allow-Credentials"] == "true"
+    answer = client.get("/", HTTP_ORIGIN="http://127.0.0.1:3000")
+    assert answer["Access-Control-Allow-Origin"] == "http://127.0.0.1:3000"
+
+
+@pytest.mark.urls("tests.yaptide_compat.prefixed_urls")
+def test_routes_live_under_a_configured_prefix(client, user, settings):
+    settings.YAPTIDE_COMPAT_PREFIX = "yaptide"
+    assert client.get("/yaptide/").json() == {"message": "Hello World!"}
+    assert client.get("/yaptide").json() == {"message": "Hello World!"}
+
+    response = client.post(
+        "/yaptide/auth/login",
+        {"username": user.username, "password": "correct-horse-battery-1"},
+        content_type="application/json",
+    )
+    assert response.status_code == 202
+    assert response.cookies["access_token"]["path"] == "/yaptide"
+    assert response.cookies["refresh_token"]["path"] == "/yaptide"
+    assert client.get("/yaptide/auth/status").status_code == 200
+    assert client.get("/yaptide/nothing").status_code == 404
+    assert client.get("/auth/status").status_code == 404  # not at the root any more
