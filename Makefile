@@ -7,7 +7,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/yaptide
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test test-sqlite test-postgres lint services bench clean
+.PHONY: run test test-sqlite test-postgres test-browser browser-deps lint services bench clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,12 +30,20 @@ services:
 	bash .ci/services
 
 test-sqlite: venv
-	DATABASE_URL=sqlite://:memory: $(BIN)/pytest -m "not integration"
+	DATABASE_URL=sqlite://:memory: $(BIN)/pytest -m "not integration and not browser"
 
 test-postgres: venv services
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -m "not browser"
 
-test: lint test-sqlite test-postgres
+# Debian's Chromium for the browser tests (playwright drives it; it never downloads a browser).
+browser-deps:
+	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+
+# Browser tests (marker browser): the real UI build from ../shared/yaptide-ui in Chromium against a live server.
+test-browser: venv services browser-deps
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -m browser
+
+test: lint test-sqlite test-postgres test-browser
 
 # The benchmark of issue 5 (bench/run.py): gunicorn + PostgreSQL database yaptide_bench, under 10 minutes.
 bench: venv services
