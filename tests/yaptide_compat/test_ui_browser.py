@@ -3,12 +3,13 @@ PostgreSQL, Redis). Nothing leaves loopback; every answer the page gets from the
 401 `No token provided` of the refresh the UI tries before anyone has logged in."""
 
 import json
+from urllib.error import HTTPError
 from urllib.request import Request, urlopen
 
 import pytest
 
 from ..factories import editor_project
-from ..workers import wait_for
+from ..workers import ROOT, wait_for
 from .live import CHROMIUM, CHROMIUM_FLAGS, Traffic, UiServer, WebServer, free_port
 
 pytestmark = [pytest.mark.browser]
@@ -24,8 +25,13 @@ def stack(celery_workers, tmp_path, user):
 
     port = free_port()
     ui = UiServer(tmp_path, f"http://127.0.0.1:{port}")
-    env = {"CELERY_QUEUE": celery_workers.queue, "CORS_ALLOWED_ORIGINS": ui.url, "YAPTIDE_COMPAT_COOKIE_SECURE": "0"}
-    celery_workers.start(concurrency=2)
+    env = {
+        "CELERY_QUEUE": celery_workers.queue,
+        "CORS_ALLOWED_ORIGINS": ui.url,
+        "YAPTIDE_COMPAT_COOKIE_SECURE": "0",
+        "SHIELDHIT_PATH": str(ROOT / "tests" / "fakes" / "shieldhit"),
+        "FAKE_SIM_SECONDS": "5",
+    }
     web = WebServer(tmp_path, port=port, env=env)
     traffic = Traffic(web.url)
     with sync_playwright() as playwright:
@@ -37,7 +43,8 @@ def stack(celery_workers, tmp_path, user):
         page.on("requestfailed", traffic.on_request_failed)
         page.set_default_timeout(30_000)
         try:
-            yield {"page": page, "ui": ui, "web": web, "traffic": traffic, "user": user, "tmp_path": tmp_path}
+            # Each test starts its Celery worker (with `env`) when it needs one.
+            yield {"page": page, "ui": ui, "web": web, "traffic": traffic, "user": user, "env": env}
         finally:
             page.screenshot(path=str(tmp_path / "last.png"))
             browser.close()
@@ -97,9 +104,10 @@ def assert_clean(traffic: Traffic) -> None:
     assert all("127.0.0.1" not in url for url in traffic.blocked)
 
 
-def test_ui_lists_a_job_from_the_native_api_and_follows_it_to_completed(stack):
+def test_ui_lists_a_job_from_the_native_api_and_follows_it_to_completed(stack, celery_workers):
     page, ui, web, traffic, user = (stack[k] for k in ("page", "ui", "web", "traffic", "user"))
 
+    celery_workers.start(concurrency=2, **stack["env"])
     log_in(page, ui, user.username)
     token = api(web, "POST", "/api/auth/login/", {"username": user.username, "password": PASSWORD})["access"]
     project = {**editor_project(primaries=20_000, outputs=("z_profile",)), "dummy": {"seconds": 4}}
@@ -117,3 +125,85 @@ def test_ui_lists_a_job_from_the_native_api_and_follows_it_to_completed(stack):
     assert any(path.startswith("/user/simulations?page_idx=1") for path in traffic.paths("GET"))
     assert any(path.startswith("/jobs/direct?job_id=") for path in traffic.paths("GET"))
     assert_clean(traffic)
+
+
+EXAMPLE = "Proton pencil beam in water"  # the UI's SHIELD-HIT12A example ex1: four outputs, editor project
+
+
+def example_outputs(ui: UiServer) -> list[str]:
+    project = json.loads((ui.root / "examples" / "ex1.json").read_text())["input"]["inputJson"]
+    return [output["name"] for output in project["scoringManager"]["outputs"]]
+
+
+def start_run(page, *, title: str, ntasks: int) -> str:
+    """Fills the "Run new simulation" panel and starts the run; returns the job id the backend answered."""
+    page.get_by_label("Simulation Name").fill(title)
+    page.get_by_label("Number of tasks").fill(str(ntasks))
+    with page.expect_response(lambda r: r.url.endswith("/jobs/direct") and r.request.method == "POST") as submitted:
+        page.get_by_role("button", name="Start simulation").click()
+    assert submitted.value.status == 202, submitted.value.text()
+    body = submitted.value.request.post_data_json
+    assert (body["sim_type"], body["input_type"], body["ntasks"]) == ("shieldhit", "editor", ntasks)
+    return submitted.value.json()["job_id"]
+
+
+def test_ui_runs_an_example_on_shieldhit_shows_results_cancels_and_deletes(stack, celery_workers):
+    page, ui, web, traffic, user = (stack[k] for k in ("page", "ui", "web", "traffic", "user"))
+    log_in(page, ui, user.username)
+
+    page.get_by_text("Examples").click()
+    page.get_by_text(EXAMPLE).first.click()
+    page.get_by_role("button", name="Clear and proceed").click()
+    page.get_by_role("button", name="Run", exact=True).click()
+    job_id = start_run(page, title="pencil beam, 2 tasks", ntasks=2)
+
+    # No worker runs yet, so the card must show PENDING; then a worker starts and the job runs to the end.
+    assert card_states(page, "pencil beam, 2 tasks", until={"PENDING"}, timeout=30) == ["PENDING"]
+    celery_workers.start(concurrency=2, **stack["env"])
+    states = card_states(page, "pencil beam, 2 tasks", until=FINAL_STATES, timeout=120)
+    assert states[0] == "PENDING" and "RUNNING" in states and states[-1] == "COMPLETED", states
+
+    # Results: a plot for each of the editor's outputs, in the editor's order.
+    card(page, "pencil beam, 2 tasks").get_by_role("button", name="Load results").click()
+    for name in example_outputs(ui):
+        page.get_by_role("tab", name=name, exact=True).click()
+        plot = page.locator("svg.jsroot.root_canvas").first
+        plot.wait_for(state="visible")
+        assert page.locator("svg.jsroot.root_canvas").count() >= 1, name
+
+    # Input files: the SHIELD-HIT12A files the server converted the project into.
+    page.get_by_text("Simulations", exact=True).click()
+    card(page, "pencil beam, 2 tasks").get_by_role("button", name="Input files").click()
+    dialog = page.get_by_role("dialog")
+    for name in ("beam.dat", "geo.dat", "mat.dat", "detect.dat"):
+        dialog.get_by_text(name, exact=True).first.wait_for()
+    dialog.get_by_role("button", name="Close").click()
+
+    # A longer run (more tasks than worker processes), canceled while it runs.
+    start_run(page, title="longer run", ntasks=6)
+    card_states(page, "longer run", until={"RUNNING"}, timeout=60)
+    with page.expect_response(lambda r: r.request.method == "DELETE" and "/jobs/direct?" in r.url) as canceled:
+        card(page, "longer run").get_by_role("button", name="Cancel").click()
+    assert canceled.value.status == 200
+    assert card_states(page, "longer run", until=FINAL_STATES, timeout=30)[-1] == "CANCELED"
+
+    # Delete the finished job: gone from the list.
+    card(page, "pencil beam, 2 tasks").get_by_role("button", name="delete simulation").click()
+    with page.expect_response(lambda r: r.request.method == "DELETE" and "/user/simulations?" in r.url) as deleted:
+        page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+    assert deleted.value.status == 200
+    card(page, "pencil beam, 2 tasks").wait_for(state="detached")
+    assert api_status(web, user, job_id) == 404
+
+    log_out(page)
+    assert_clean(traffic)
+
+
+def api_status(web: WebServer, user, job_id: str) -> int:
+    token = api(web, "POST", "/api/auth/login/", {"username": user.username, "password": PASSWORD})["access"]
+    request = Request(f"{web.url}/api/simulations/{job_id}/", headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urlopen(request, timeout=30) as response:
+            return response.status
+    except HTTPError as error:
+        return error.code
