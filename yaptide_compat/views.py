@@ -3,7 +3,6 @@ selectors and services, answer in the old envelope. No rule lives here."""
 
 import math
 
-import orjson
 from django.conf import settings
 from django.contrib.auth import authenticate
 from rest_framework.permissions import IsAuthenticated
@@ -15,7 +14,7 @@ from accounts.services import keycloak_user_upsert, user_create_local
 from accounts.throttles import LoginAddressThrottle, LoginUsernameThrottle
 from clusters.models import Cluster
 from clusters.views import CanRunBatch
-from simulations import responses, selectors
+from simulations import http, presenters, selectors
 from simulations.choices import JobState, Platform
 from simulations.serializers import SubmitSerializer
 from simulations.services import simulation_cancel, simulation_delete, simulation_submit
@@ -158,20 +157,13 @@ def _status_body(request) -> dict:
 
 
 def _task_status(task: dict) -> dict:
-    status = {
-        "task_id": task["task_id"],
-        "task_state": task["task_state"],
-        "requested_primaries": task["requested_primaries"],
-        "simulated_primaries": task["simulated_primaries"],
-        "last_update_time": rfc1123(task["last_update_time"]),
-    }
-    if task["estimated_time"] is not None and task["end_time"] is None:
-        minutes, seconds = divmod(int(task["estimated_time"]), 60)
+    """The native task status with the old API's times and its estimated time as hours, minutes, seconds."""
+    status = presenters.task_status(task, time=rfc1123)
+    seconds = status.pop("estimated_time")
+    if seconds is not None and status["end_time"] is None:
+        minutes, seconds = divmod(int(seconds), 60)
         hours, minutes = divmod(minutes, 60)
         status["estimated_time"] = {"hours": hours, "minutes": minutes, "seconds": seconds}
-    for name in ("start_time", "end_time"):
-        if task[name] is not None:
-            status[name] = rfc1123(task[name])
     return status
 
 
@@ -228,7 +220,6 @@ class JobStatusView(CompatView):
         return _status_answer(request)
 
 
-ORDER_BY = ("start_time", "end_time")
 ORDER_TYPES = ("ascend", "descend")
 DEFAULT_PAGE_SIZE = 6
 MAX_PAGE_SIZE = 100
@@ -285,14 +276,11 @@ class UserSimulationsView(CompatView):
     def get(self, request):
         page_idx = _positive(request, "page_idx", 1)
         page_size = min(_positive(request, "page_size", DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE)
-        order_by = _choice(request, "order_by", ORDER_BY, "start_time")
+        order_by = _choice(request, "order_by", selectors.LIST_ORDERINGS, "start_time")
         descending = _choice(request, "order_type", ORDER_TYPES, "descend") == "descend"
-        states = _states(request)
-        rows = selectors.simulation_list(user=request.user)
-        if states:
-            rows = rows.filter(job_state__in=states)
-        sign = "-" if descending else ""
-        rows = rows.order_by(f"{sign}{order_by}", f"{sign}id")
+        rows = selectors.simulation_list(
+            user=request.user, states=_states(request), order_by=order_by, descending=descending
+        )
         count = rows.count()
         start = (page_idx - 1) * page_size
         page = list(rows[start : start + page_size]) if start < count else []
@@ -316,8 +304,8 @@ class InputsView(CompatView):
     def get(self, request):
         simulation = _simulation(request)
         blob = selectors.input_blob(simulation=simulation)
-        parts = responses.wrapped_parts(b'{"message":"Input of simulation","input":', blob, b"}")
-        return responses.json_response(request, parts)
+        parts = http.wrapped_parts(b'{"message":"Input of simulation","input":', blob, b"}")
+        return http.json_response(request, parts)
 
 
 class LogfilesView(CompatView):
@@ -326,9 +314,7 @@ class LogfilesView(CompatView):
         blob = selectors.logfiles_blob(simulation=simulation)
         if blob is None:
             raise CompatError(404, "Logfiles are unavailable")
-        return responses.json_response(
-            request, responses.wrapped_parts(b'{"message":"Logfiles","logfiles":', blob, b"}")
-        )
+        return http.json_response(request, http.wrapped_parts(b'{"message":"Logfiles","logfiles":', blob, b"}"))
 
 
 class EstimatorsView(CompatView):
@@ -349,18 +335,12 @@ class ClustersView(CompatView):
         return answer("Available clusters", clusters=[{"cluster_name": name} for name in names])
 
 
-def _enveloped(message: str, parts: list) -> list:
-    """Spliced results parts of one JSON object with the old envelope's `message` put first."""
-    head = parts[0]
-    return [b'{"message":' + orjson.dumps(message) + b"," + bytes(head[1:]), *parts[1:]]
-
-
 def _pages_parts(blobs: list[bytes]) -> list:
     parts: list = [b'{"message":"Pages retrieved successfully","pages":[']
     for index, blob in enumerate(blobs):
         if index:
             parts.append(b",")
-        parts.append(responses.Stored(blob))
+        parts.append(http.Stored(blob))
     parts.append(b"]}")
     return parts
 
@@ -379,8 +359,8 @@ class ResultsView(CompatView):
             estimators = selectors.results_all(simulation=simulation)
             if not estimators:
                 raise CompatError(404, "Results are unavailable")
-            parts = responses.results_parts(estimators)
-            return responses.json_response(request, _enveloped(f"Results for simulation: {simulation.job_id}", parts))
+            envelope = {"message": f"Results for simulation: {simulation.job_id}"}
+            return http.json_response(request, http.results_parts(estimators, envelope=envelope))
         if number is not None and numbers is not None:
             raise CompatError(400, "Give page_number or page_numbers, not both")
         try:
@@ -392,9 +372,10 @@ class ResultsView(CompatView):
         except NotFound:
             raise CompatError(404, f"Estimator {name!r} or its pages not found") from None
         if number is not None:
-            parts = [b'{"message":"Page retrieved successfully","page":', responses.Stored(blobs[0]), b"}"]
+            parts = [b'{"message":"Page retrieved successfully","page":', http.Stored(blobs[0]), b"}"]
         elif numbers is not None:
             parts = _pages_parts(blobs)
         else:
-            parts = _enveloped(f"Estimator {estimator['name']}", responses.estimator_parts(estimator, blobs))
-        return responses.json_response(request, parts)
+            envelope = {"message": f"Estimator {estimator['name']}"}
+            parts = http.estimator_parts(estimator, blobs, envelope=envelope)
+        return http.json_response(request, parts)

@@ -1,4 +1,5 @@
-"""Results responses spliced from stored page JSON: no page is parsed and dumped again.
+"""HTTP for results: responses spliced from stored page JSON (no page is parsed and dumped again), content
+negotiation and ETags, shared by both API faces.
 
 A body is a list of parts: JSON bytes made here and payloads as stored (compressed). With
 `Accept-Encoding: zstd` stored zstandard frames are sent untouched (a zstd stream may hold several
@@ -30,9 +31,10 @@ class Stored(bytes):
 Part = bytes | Stored
 
 
-def estimator_parts(estimator: dict, page_blobs: list[bytes]) -> list[Part]:
-    """`{"name", "file_name", "metadata", "pages": [...]}` of one estimator, pages as stored."""
-    head = b'{"name":' + orjson.dumps(estimator["name"]) + b',"file_name":' + orjson.dumps(estimator["file_name"])
+def estimator_parts(estimator: dict, page_blobs: list[bytes], *, envelope: dict | None = None) -> list[Part]:
+    """`{**envelope, "name", "file_name", "metadata", "pages": [...]}` of one estimator, pages as stored."""
+    head = orjson.dumps(envelope)[:-1] + b"," if envelope else b"{"
+    head += b'"name":' + orjson.dumps(estimator["name"]) + b',"file_name":' + orjson.dumps(estimator["file_name"])
     parts: list[Part] = [head + b',"metadata":']
     metadata = estimator.get("compressed_data")
     parts.append(Stored(metadata) if metadata is not None else b"{}")
@@ -45,9 +47,12 @@ def estimator_parts(estimator: dict, page_blobs: list[bytes]) -> list[Part]:
     return parts
 
 
-def results_parts(estimators: list[tuple[dict, list[bytes]]]) -> list[Part]:
-    """`{"estimators": [estimator, ...]}`, pages as stored."""
-    parts: list[Part] = [b'{"estimators":[']
+def results_parts(
+    estimators: list[tuple[dict, list[bytes]]], *, envelope: dict | None = None, key: str = "estimators"
+) -> list[Part]:
+    """`{**envelope, key: [estimator, ...]}`, pages as stored: the envelope's keys (e.g. a "message") come first."""
+    head = orjson.dumps(envelope)[:-1] + b"," if envelope else b"{"
+    parts: list[Part] = [head + orjson.dumps(key) + b":["]
     for index, (estimator, blobs) in enumerate(estimators):
         if index:
             parts.append(b",")
