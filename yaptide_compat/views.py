@@ -14,7 +14,7 @@ from accounts.services import keycloak_user_upsert, user_create_local
 from accounts.throttles import LoginAddressThrottle, LoginUsernameThrottle
 from clusters.models import Cluster
 from clusters.views import CanRunBatch
-from simulations import http, presenters, selectors
+from simulations import execution, http, presenters, selectors
 from simulations.choices import JobState, Platform
 from simulations.serializers import SubmitSerializer
 from simulations.services import simulation_cancel, simulation_delete, simulation_submit
@@ -130,7 +130,7 @@ def not_found(request, *args, **kwargs):
 # --- jobs ----------------------------------------------------------------------------------------
 
 JOB_NOT_FOUND = "Job with provided ID does not exist"
-BATCH_UNAVAILABLE = "Batch simulations are not available yet: this backend runs direct (Celery) jobs only"
+BATCH_UNAVAILABLE = "Batch simulations are not available on this server yet: it runs direct (Celery) jobs only"
 
 
 def _job_id(request) -> str:
@@ -177,7 +177,9 @@ def _submit(request, platform: str):
     missing_keys(data, {"input_type", "ntasks", "sim_type"})
     if platform == Platform.DIRECT:
         data = {key: value for key, value in data.items() if key not in ("batch_options", "platform")}
-    serializer = SubmitSerializer(data=data)
+    else:
+        data = {**data, "platform": platform}
+    serializer = SubmitSerializer(data=data, context={"user": request.user})
     if not serializer.is_valid():
         raise CompatError(400, _first_message(serializer.errors))
     simulation, _key = simulation_submit(user=request.user, **serializer.validated_data)
@@ -204,13 +206,14 @@ class DirectJobView(CompatView):
         return answer("Cancelled sucessfully")
 
 
-class BatchJobView(CompatView):
-    """`/jobs/batch`: a 4xx with a message until this backend runs batch (Slurm) jobs."""
+class BatchJobView(DirectJobView):
+    """`/jobs/batch`: submit a batch (Slurm) job where this server runs them; status and cancel as for direct jobs
+    (a job's status does not depend on its platform, and imported batch jobs must stay visible)."""
 
     def post(self, request):
-        raise CompatError(400, BATCH_UNAVAILABLE)
-
-    get = delete = post
+        if Platform.BATCH not in execution.platforms():
+            raise CompatError(400, BATCH_UNAVAILABLE)
+        return _submit(request, Platform.BATCH)
 
 
 class JobStatusView(CompatView):

@@ -64,12 +64,30 @@ def test_submit_needs_a_cookie(client, db):
     assert (response.status_code, response.json()) == (401, {"message": "No token provided"})
 
 
-def test_batch_routes_say_batch_is_not_available(browser, submit):
+def test_batch_submit_says_batch_is_not_available(browser, settings):
+    settings.SIMULATION_BACKENDS = {"DIRECT": settings.SIMULATION_BACKENDS["DIRECT"]}  # no Slurm backend yet
+    body = submit_body(batch_options={"cluster_name": "ares"})
+    response = browser.post("/jobs/batch", body, content_type="application/json")
+    assert response.status_code == 400
+    assert "not available" in response.json()["message"]
+    assert Simulation.objects.count() == 0
+
+
+def test_batch_submit_goes_to_the_batch_backend_where_there_is_one(browser):
+    # The test settings add a BATCH backend that holds every job (tests/backends.py).
+    response = browser.post("/jobs/batch", submit_body(), content_type="application/json")
+
+    assert response.status_code == 202, response.content
+    assert Simulation.objects.get(job_id=response.json()["job_id"]).platform == "BATCH"
+    listed = browser.get("/user/simulations").json()["simulations"][0]
+    assert listed["metadata"]["platform"] == "BATCH"  # the UI polls /jobs/batch for it
+
+
+def test_batch_status_and_cancel_work_for_any_job(browser, submit):
     simulation, _ = submit()
-    for method in ("post", "get", "delete"):
-        response = getattr(browser, method)(f"/jobs/batch?job_id={simulation.job_id}", content_type="application/json")
-        assert 400 <= response.status_code < 500
-        assert "not available" in response.json()["message"]
+    status = browser.get(f"/jobs/batch?job_id={simulation.job_id}")
+    assert (status.status_code, status.json()["job_state"]) == (200, "PENDING")
+    assert browser.delete(f"/jobs/batch?job_id={simulation.job_id}").json() == {"message": "Cancelled sucessfully"}
 
 
 def test_status_has_one_task_entry_per_task_with_progress(browser, submit):
