@@ -174,3 +174,17 @@ def test_clusters_for_keycloak_users_only(browser, client, db):
     client.cookies["access_token"] = str(AccessToken.for_user(plg))
     body = client.get("/clusters").json()
     assert body == {"message": "Available clusters", "clusters": [{"cluster_name": "ares"}]}
+
+
+def test_status_and_results_take_a_fixed_number_of_queries(browser, uploaded, django_assert_max_num_queries):
+    simulation, _ = uploaded
+    job = simulation.job_id
+    for path in (
+        f"/jobs/direct?job_id={job}",
+        f"/inputs?job_id={job}",
+        f"/estimators?job_id={job}",
+        f"/results?job_id={job}",
+        f"/results?job_id={job}&estimator_name=z_profile&page_numbers=0-3",
+    ):
+        with django_assert_max_num_queries(3):
+            assert browser.get(path).status_code == 200, path
