@@ -8,8 +8,9 @@ jar and refresh on their own timers; a rotated-and-blacklisted token would log o
 
 from django.conf import settings
 from rest_framework import exceptions
-from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
+from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenBackendError, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts.authentication import ACCESS_COOKIE, REFRESH_COOKIE, CookieOrHeaderJWTAuthentication
@@ -62,12 +63,27 @@ def refresh_token_of(request) -> tuple[User, RefreshToken]:
     try:
         token = RefreshToken(raw)  # checks signature, expiry, type and the blacklist
     except TokenError as error:
+        if _logged_out(raw):
+            # The session ended (logout): the UI's own refresh timer races its logout, and a 403 would tell
+            # the user who just logged out to "log in again". Answer as for no session at all.
+            raise exceptions.NotAuthenticated(NO_TOKEN) from None
         raise _token_error(error, refresh=True) from None
     user_id = token.payload.get(jwt_settings.USER_ID_CLAIM)
     user = User.objects.non_polymorphic().filter(pk=user_id, is_active=True).first() if user_id else None
     if user is None:
         raise exceptions.AuthenticationFailed("User not found")
     return user, token
+
+
+def _logged_out(raw: str) -> bool:
+    """Whether `raw` is a genuine, unexpired refresh token that logout has blacklisted."""
+    try:
+        token = RefreshToken(raw, verify=False)
+        token.get_token_backend().decode(raw, verify=True)  # signature and expiry
+        jti = token[jwt_settings.JTI_CLAIM]
+    except (TokenError, TokenBackendError, KeyError):
+        return False
+    return BlacklistedToken.objects.filter(token__jti=jti).exists()
 
 
 def _set_cookie(response, name: str, value: str, token) -> None:

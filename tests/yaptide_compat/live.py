@@ -170,13 +170,22 @@ class Traffic:
         return [call.url[base:] for call in self.calls if method is None or call.method == method]
 
     def unexpected(self) -> list[str]:
-        """Backend answers that are not 2xx, except the 401 `No token provided` of a refresh before login."""
+        """Backend answers that are not 2xx, except 401 `No token provided` while the page has no session
+        (before the login, as the UI's first refresh, and after the logout)."""
+        logins = [i for i, call in enumerate(self.calls) if _is(call, "POST", "/auth/login") and call.status < 300]
+        logouts = [i for i, call in enumerate(self.calls) if _is(call, "DELETE", "/auth/logout")]
+        signed_in_from = logins[0] if logins else len(self.calls)
+        signed_out_from = logouts[-1] if logouts else len(self.calls)
         bad = []
-        for call in self.calls:
+        for index, call in enumerate(self.calls):
             if 200 <= call.status < 300:
                 continue
-            path = urlsplit(call.url).path
-            if call.status == 401 and path.endswith("/auth/refresh") and '"No token provided"' in call.body:
+            no_session = index < signed_in_from or index > signed_out_from
+            if no_session and call.status == 401 and '"No token provided"' in call.body:
                 continue
             bad.append(f"{call.method} {call.url} -> {call.status} {call.body[:300]}")
         return bad + self.failed
+
+
+def _is(call: BackendCall, method: str, path: str) -> bool:
+    return call.method == method and urlsplit(call.url).path.endswith(path)

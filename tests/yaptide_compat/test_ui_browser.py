@@ -3,6 +3,8 @@ PostgreSQL, Redis). Nothing leaves loopback; every answer the page gets from the
 401 `No token provided` of the refresh the UI tries before anyone has logged in."""
 
 import json
+import re
+from contextlib import contextmanager
 from urllib.error import HTTPError
 from urllib.request import Request, urlopen
 
@@ -46,7 +48,8 @@ def stack(celery_workers, tmp_path, user):
             # Each test starts its Celery worker (with `env`) when it needs one.
             yield {"page": page, "ui": ui, "web": web, "traffic": traffic, "user": user, "env": env}
         finally:
-            page.screenshot(path=str(tmp_path / "last.png"))
+            page.screenshot(path=str(tmp_path / "last.png"))  # what the page showed at the end, for a failure
+            (tmp_path / "traffic.txt").write_text("\n".join(f"{c.method} {c.url} {c.status}" for c in traffic.calls))
             browser.close()
             web.stop()
             ui.stop()
@@ -71,7 +74,8 @@ def log_in(page, ui: UiServer, username: str) -> None:
 
 
 def card(page, title: str):
-    return page.locator(".MuiCard-root").filter(has=page.get_by_text(title, exact=True))
+    """A job's card in the simulations grid (the first of its cards: the "last 5" panel repeats it)."""
+    return page.locator(".MuiCard-root").filter(has=page.get_by_text(title, exact=True)).first
 
 
 def card_states(page, title: str, *, until: set[str], timeout: float) -> list[str]:
@@ -109,7 +113,7 @@ def test_ui_lists_a_job_from_the_native_api_and_follows_it_to_completed(stack, c
 
     celery_workers.start(concurrency=2, **stack["env"])
     log_in(page, ui, user.username)
-    token = api(web, "POST", "/api/auth/login/", {"username": user.username, "password": PASSWORD})["access"]
+    token = native_token(web, user)
     project = {**editor_project(primaries=20_000, outputs=("z_profile",)), "dummy": {"seconds": 4}}
     job = {"title": "dummy from the API", "sim_type": "dummy", "ntasks": 2, "input_type": "editor"}
     api(web, "POST", "/api/simulations/", {**job, "input_json": project}, token=token)
@@ -163,45 +167,80 @@ def test_ui_runs_an_example_on_shieldhit_shows_results_cancels_and_deletes(stack
     states = card_states(page, "pencil beam, 2 tasks", until=FINAL_STATES, timeout=120)
     assert states[0] == "PENDING" and "RUNNING" in states and states[-1] == "COMPLETED", states
 
-    # Results: a plot for each of the editor's outputs, in the editor's order.
-    card(page, "pencil beam, 2 tasks").get_by_role("button", name="Load results").click()
-    for name in example_outputs(ui):
-        page.get_by_role("tab", name=name, exact=True).click()
-        plot = page.locator("svg.jsroot.root_canvas").first
-        plot.wait_for(state="visible")
-        assert page.locator("svg.jsroot.root_canvas").count() >= 1, name
+    # Results: each of the editor's outputs, in the editor's order, as a plot per 1-D or 2-D page and a table
+    # row per 0-D page.
+    listing = api(web, "GET", f"/api/simulations/{job_id}/estimators/", token=native_token(web, user))
+    assert [estimator["name"] for estimator in listing["estimators"]] == example_outputs(ui)
+    first, *others = listing["estimators"]
+    with pages_of(page, first["name"]):
+        card(page, "pencil beam, 2 tasks").get_by_role("button", name="Load results").click()
+    assert_estimator_shown(page, first)
+    for estimator in others:
+        with pages_of(page, estimator["name"]):
+            page.get_by_role("tab", name=estimator["name"], exact=True).click()
+        assert_estimator_shown(page, estimator)
 
     # Input files: the SHIELD-HIT12A files the server converted the project into.
     page.get_by_text("Simulations", exact=True).click()
     card(page, "pencil beam, 2 tasks").get_by_role("button", name="Input files").click()
-    dialog = page.get_by_role("dialog")
     for name in ("beam.dat", "geo.dat", "mat.dat", "detect.dat"):
-        dialog.get_by_text(name, exact=True).first.wait_for()
-    dialog.get_by_role("button", name="Close").click()
+        # each file: a paragraph with its name and its buttons, then its text
+        page.locator("p").filter(has_text=re.compile(rf"^{re.escape(name)}")).filter(visible=True).first.wait_for()
+    page.get_by_text("NSTAT").filter(visible=True).first.wait_for()  # beam.dat's content: the per-task primaries
+    page.get_by_role("button", name="Close", exact=True).click()
 
     # A longer run (more tasks than worker processes), canceled while it runs.
-    start_run(page, title="longer run", ntasks=6)
+    longer_job_id = start_run(page, title="longer run", ntasks=6)
     card_states(page, "longer run", until={"RUNNING"}, timeout=60)
     with page.expect_response(lambda r: r.request.method == "DELETE" and "/jobs/direct?" in r.url) as canceled:
         card(page, "longer run").get_by_role("button", name="Cancel").click()
     assert canceled.value.status == 200
     assert card_states(page, "longer run", until=FINAL_STATES, timeout=30)[-1] == "CANCELED"
 
-    # Delete the finished job: gone from the list.
-    card(page, "pencil beam, 2 tasks").get_by_role("button", name="delete simulation").click()
+    # Delete a finished job (the canceled one): gone from the list and from the backend. First the page is
+    # loaded anew (the UI then asks for a login again): the "last 5" panel polls the jobs it listed when the run
+    # started (unfinished and completed ones) and refetches its list only when a run starts, so it would go on
+    # polling a job deleted from the grid and get 404s (silent in the UI; yaptide answers the same).
+    log_in(page, ui, user.username)
+    page.get_by_text("Simulations", exact=True).click()
+    card(page, "longer run").get_by_role("button", name="delete simulation").click()
     with page.expect_response(lambda r: r.request.method == "DELETE" and "/user/simulations?" in r.url) as deleted:
         page.get_by_role("dialog").get_by_role("button", name="Delete").click()
     assert deleted.value.status == 200
-    card(page, "pencil beam, 2 tasks").wait_for(state="detached")
-    assert api_status(web, user, job_id) == 404
+    card(page, "longer run").wait_for(state="detached")
+    assert api_status(web, user, longer_job_id) == 404
 
     log_out(page)
     assert_clean(traffic)
 
 
+@contextmanager
+def pages_of(page, name: str):
+    """Expects the UI to fetch pages of the estimator `name` (one request per page dimension) while in the block."""
+    with page.expect_response(lambda r: "/results?" in r.url and f"estimator_name={name}&" in r.url) as fetched:
+        yield
+    assert fetched.value.status == 200, fetched.value.text()
+
+
+def assert_estimator_shown(page, estimator: dict) -> None:
+    """The open estimator tab shows its pages: plots (drawn as they scroll into view) for 1-D and 2-D pages,
+    a table row per 0-D page."""
+    dimensions = [page_info["page_dimension"] for page_info in estimator["pages"]]
+    if any(dimensions):
+        page.locator("svg.jsroot.root_canvas").first.wait_for(state="visible")
+    if 0 in dimensions:
+        rows = page.locator('[role="row"]:has([role="gridcell"])')
+        wait_for(lambda: rows.count() >= dimensions.count(0), timeout=30, what=f"table of {estimator['name']}")
+
+
+def native_token(web: WebServer, user) -> str:
+    return api(web, "POST", "/api/auth/login/", {"username": user.username, "password": PASSWORD})["access"]
+
+
 def api_status(web: WebServer, user, job_id: str) -> int:
-    token = api(web, "POST", "/api/auth/login/", {"username": user.username, "password": PASSWORD})["access"]
-    request = Request(f"{web.url}/api/simulations/{job_id}/", headers={"Authorization": f"Bearer {token}"})
+    request = Request(
+        f"{web.url}/api/simulations/{job_id}/", headers={"Authorization": f"Bearer {native_token(web, user)}"}
+    )
     try:
         with urlopen(request, timeout=30) as response:
             return response.status
