@@ -1,5 +1,9 @@
 """The old routes' plumbing: a DRF view base with cookie-only authentication and `{"message"}` errors."""
 
+import logging
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.negotiation import BaseContentNegotiation
@@ -11,6 +15,8 @@ from yaptide_site.errors import ServiceError
 
 from .auth import NO_TOKEN, AccessCookieAuthentication
 from .envelope import answer
+
+logger = logging.getLogger(__name__)
 
 
 class CompatError(Exception):
@@ -24,10 +30,12 @@ class CompatError(Exception):
 
 
 class JSONOnly(BaseContentNegotiation):
-    """Bodies are JSON and every answer is JSON, whatever the headers say (the old API never negotiated)."""
+    """Bodies must be sent as JSON, and every answer is JSON whatever the Accept header says (the old API never
+    negotiated). Requiring `Content-Type: application/json` also keeps the cookie-authenticated routes out of
+    reach of another site's forms, which can only send form or text bodies."""
 
     def select_parser(self, request, parsers):
-        return parsers[0]
+        return parsers[0] if request.content_type.split(";")[0].strip().lower() == "application/json" else None
 
     def select_renderer(self, request, renderers, format_suffix=None):
         return renderers[0], renderers[0].media_type
@@ -47,12 +55,18 @@ def exception_handler(exc, context):
         return answer("Not found", 404)
     if isinstance(exc, exceptions.MethodNotAllowed):
         return answer(f"Method {context['request'].method} is not allowed here", 405)
+    if isinstance(exc, exceptions.UnsupportedMediaType):
+        return answer("Send the body as JSON (Content-Type: application/json)", 415)
+    if isinstance(exc, RequestDataTooBig):
+        return answer(f"Request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes", 413)
     if isinstance(exc, exceptions.APIException):
         response = answer(_first_message(exc.detail), exc.status_code)
         if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
             response["Retry-After"] = str(int(exc.wait))
         return response
-    return None
+    # A bug: logged with its traceback, and still a JSON body (the UI parses every error body as JSON).
+    logger.error("error in %s", context["request"].path, exc_info=exc)
+    return answer("Internal server error", 500)
 
 
 class CompatView(APIView):

@@ -36,8 +36,17 @@ def test_errors_are_json_whatever_the_client_accepts(client, db):
     assert response.json() == {"message": "No token provided"}
 
 
-def test_non_json_body_is_a_json_400(client, db):
-    response = client.post("/auth/login", b"username=marie", content_type="application/x-www-form-urlencoded")
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data"])
+def test_bodies_other_sites_forms_can_send_are_refused(browser, content_type):
+    """A form on another site can post these types with the user's cookies; the old routes take JSON only."""
+    body = '{"input_type": "files", "ntasks": 1, "sim_type": "dummy", "input_files": {"beam.dat": "NSTAT 10"}}'
+    response = browser.post("/jobs/direct", body, content_type=content_type)
+    assert response.status_code == 415
+    assert response.json()["message"]
+
+
+def test_broken_json_is_a_json_400(client, db):
+    response = client.post("/auth/login", b'{"username": ', content_type="application/json")
     assert response.status_code == 400
     assert response.json()["message"]
 
@@ -90,3 +99,9 @@ def test_routes_live_under_a_configured_prefix(client, user, settings):
     assert client.get("/yaptide/auth/status").status_code == 200
     assert client.get("/yaptide/nothing").status_code == 404
     assert client.get("/auth/status").status_code == 404  # not at the root any more
+
+
+def test_json_with_a_charset_is_json(client, user):
+    body = b'{"username": "%s", "password": "correct-horse-battery-1"}' % user.username.encode()
+    response = client.post("/auth/login", body, content_type="application/json; charset=utf-8")
+    assert response.status_code == 202
