@@ -77,6 +77,7 @@ class CompatView(APIView):
     parser_classes = [ORJSONParser]
     renderer_classes = [ORJSONRenderer]
     content_negotiation_class = JSONOnly
+    schema = None  # the old API is not part of /api/'s OpenAPI schema (README: Using the yaptide browser UI)
 
     def get_exception_handler(self):
         return exception_handler
