@@ -1,6 +1,7 @@
 """The old input, estimators, results and logfiles routes: the input as submitted, estimators in editor order."""
 
 import json
+from pathlib import Path
 
 import pytest
 import zstandard
@@ -188,3 +189,35 @@ def test_status_and_results_take_a_fixed_number_of_queries(browser, uploaded, dj
     ):
         with django_assert_max_num_queries(3):
             assert browser.get(path).status_code == 200, path
+
+
+CONVERTER_DATA = Path(__file__).resolve().parent.parent / "simulations" / "converter_data"
+FAKES = Path(__file__).resolve().parent.parent / "fakes"
+
+
+@pytest.mark.parametrize(
+    ("sim_type", "example", "files"),
+    [
+        ("shieldhit", "ui-ex1", ["beam.dat", "detect.dat", "geo.dat", "info.json", "mat.dat"]),
+        ("fluka", "ui-ex6", ["fl_sim.inp", "info.json"]),
+    ],
+)
+def test_ui_examples_submitted_as_the_ui_does_show_their_converted_files(browser, settings, sim_type, example, files):
+    """The UI sends editor projects only (never dummy): the old routes take them as the native API does."""
+    settings.SHIELDHIT_PATH = str(FAKES / "shieldhit")
+    settings.FLUKA_PATH = str(FAKES / "rfluka")
+    submitted = json.loads((CONVERTER_DATA / example / "project.json").read_text())
+    body = {"input_json": submitted, "input_type": "editor", "ntasks": 2, "sim_type": sim_type, "title": example}
+
+    response = browser.post("/jobs/direct", body, content_type="application/json")
+
+    assert response.status_code == 202, response.content
+    job = response.json()["job_id"]
+    stored = browser.get(f"/inputs?job_id={job}").json()["input"]
+    assert stored["input_json"] == submitted  # its hash too
+    assert stored["input_json"]["hash"] == submitted["hash"]
+    assert sorted(stored["input_files"]) == files
+    status = browser.get(f"/jobs/direct?job_id={job}").json()
+    assert [task["requested_primaries"] for task in status["job_tasks_status"]] == [
+        stored["number_of_all_primaries"] // 2
+    ] * 2
