@@ -23,7 +23,7 @@ from .serializers import (
     TokensSerializer,
     UserSerializer,
 )
-from .services import keycloak_user_upsert, user_create_local
+from .services import keycloak_sign_in, user_create_local
 from .throttles import LoginAddressThrottle, LoginUsernameThrottle
 
 REFRESH_COOKIE_PATH = "/api/auth/"
@@ -167,10 +167,7 @@ class KeycloakLoginView(PublicView):
         if scheme.lower() != "bearer" or not token.strip():
             raise exceptions.NotAuthenticated("send the Keycloak access token as Authorization: Bearer <token>")
         try:
-            claims = keycloak.keycloak_claims(token.strip())
+            user = keycloak_sign_in(token=token.strip())
         except keycloak.KeycloakError as error:
             return Response({"message": str(error)}, status=error.status)
-        username = claims["preferred_username"].strip()
-        if len(username) > User._meta.get_field("username").max_length:
-            return Response({"message": "invalid Keycloak token: preferred_username is too long"}, status=401)
-        return _logged_in(keycloak_user_upsert(username=username))
+        return _logged_in(user)

@@ -46,6 +46,12 @@ def test_submit_answers_the_job_id(browser, user):
     assert simulation.tasks.count() == 2
 
 
+def test_direct_submit_ignores_batch_options(browser):
+    response = post_job(browser, batch_options={"cluster_name": "ares", "array_options": {}})
+    assert response.status_code == 202, response.content
+    assert Simulation.objects.get(job_id=response.json()["job_id"]).platform == "DIRECT"
+
+
 def test_submit_errors_are_4xx_messages(browser):
     missing = post_job(browser, ntasks=None, sim_type=None)
     assert missing.status_code == 400
