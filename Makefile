@@ -7,7 +7,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/yaptide
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test test-sqlite test-postgres test-browser browser-deps lint services bench clean
+.PHONY: run manage test test-sqlite test-postgres test-browser browser-deps lint services bench bench-availability clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ venv: $(BIN)/.installed
 
 run: venv
 	PORT=$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" docker/entrypoint.sh dev
+
+# An operator command on the `make run` checkout, from any terminal: make manage ARGS="list_users"
+manage: venv
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} PATH="$(CURDIR)/$(BIN):$$PATH" docker/entrypoint.sh manage $(ARGS)
 
 lint: venv
 	$(BIN)/ruff check .
@@ -39,7 +43,8 @@ test-postgres: venv services
 browser-deps:
 	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 
-# Browser tests (marker browser): the real UI build from ../shared/yaptide-ui in Chromium against a live server.
+# Browser tests (marker browser): headless Chromium driven by playwright, on PostgreSQL and Redis: the admin, and
+# the real yaptide UI build from ../shared/yaptide-ui against a live server with a Celery worker.
 test-browser: venv services browser-deps
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -m browser
 
@@ -48,6 +53,12 @@ test: lint test-sqlite test-postgres test-browser
 # The benchmark of issue 5 (bench/run.py): gunicorn + PostgreSQL database yaptide_bench, under 10 minutes.
 bench: venv services
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.broker
+	$(BIN)/python -m bench.availability
+
+# Issue 14: availability with /health/ pollers and slow clients, worker memory of whole-results reads.
+bench-availability: venv services
+	$(BIN)/python -m bench.availability
 
 clean:
 	rm -rf $(VENV) var/

@@ -13,7 +13,13 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from accounts.authentication import ACCESS_COOKIE, REFRESH_COOKIE, CookieOrHeaderJWTAuthentication
+from accounts.authentication import (
+    ACCESS_COOKIE,
+    REFRESH_COOKIE,
+    CookieOrHeaderJWTAuthentication,
+    check_stamp,
+    require_allowed_origin,
+)
 from accounts.models import User
 
 from .envelope import epoch_ms
@@ -43,13 +49,18 @@ class AccessCookieAuthentication(CookieOrHeaderJWTAuthentication):
             token = AccessToken(raw)
         except TokenError as error:
             raise _token_error(error, refresh=False) from None
-        return self._active_user(token), token
+        user = self._active_user(token)
+        require_allowed_origin(request)  # CSRF: a cookie-authenticated write must come from an allowed origin
+        return user, token
 
     def _active_user(self, token):
         try:
-            return self.get_user(token)
-        except exceptions.AuthenticationFailed:
-            raise exceptions.AuthenticationFailed("User not found") from None
+            return self.get_user(token)  # also refuses a token issued before a password change
+        except exceptions.AuthenticationFailed as error:
+            revoked = "revoked" in str(error.detail)
+            raise exceptions.AuthenticationFailed(
+                "Refresh access token. Invalid token." if revoked else "User not found"
+            ) from None
 
     def authenticate_header(self, request):
         return f'Cookie realm="yaptide", cookie="{ACCESS_COOKIE}"'
@@ -72,6 +83,10 @@ def refresh_token_of(request) -> tuple[User, RefreshToken]:
     user = User.objects.non_polymorphic().filter(pk=user_id, is_active=True).first() if user_id else None
     if user is None:
         raise exceptions.AuthenticationFailed("User not found")
+    try:
+        check_stamp(token, user)  # issued before a password change
+    except exceptions.AuthenticationFailed:
+        raise exceptions.AuthenticationFailed("Log in again. Invalid token.") from None
     return user, token
 
 
@@ -124,6 +139,7 @@ def refresh_blacklist(request) -> None:
     raw = request.COOKIES.get(REFRESH_COOKIE)
     if not raw:
         return
+    require_allowed_origin(request)  # CSRF: another site may not log the user out
     try:
         RefreshToken(raw).blacklist()
     except TokenError:

@@ -6,11 +6,17 @@ import math
 from django.conf import settings
 from django.contrib.auth import authenticate
 from rest_framework.permissions import IsAuthenticated
-from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts import keycloak
+from accounts.authentication import sign_in_tokens
 from accounts.services import keycloak_sign_in, user_create_local
-from accounts.throttles import LoginAddressThrottle, LoginUsernameThrottle
+from accounts.throttles import (
+    KeycloakLoginThrottle,
+    LoginAddressThrottle,
+    LoginFailureThrottle,
+    RefreshThrottle,
+    RegisterThrottle,
+)
 from clusters.models import Cluster
 from clusters.views import CanRunBatch
 from simulations import execution, http, presenters, selectors
@@ -33,7 +39,7 @@ class HelloView(PublicCompatView):
 
 
 class LoginView(PublicCompatView):
-    throttle_classes = [LoginAddressThrottle, LoginUsernameThrottle]
+    throttle_classes = [LoginAddressThrottle, LoginFailureThrottle]
 
     def post(self, request):
         data = json_body(request)
@@ -43,8 +49,9 @@ class LoginView(PublicCompatView):
             raise CompatError(400, "username and password must be strings")
         user = authenticate(request, username=username, password=password)
         if user is None:
+            LoginFailureThrottle().record_failure(request, self)
             raise CompatError(401, "Invalid login or password")
-        refresh = RefreshToken.for_user(user)
+        refresh = sign_in_tokens(user)
         access = refresh.access_token
         response = answer("Successfully logged in", 202, **expiries(access=access, refresh=refresh))
         set_token_cookies(response, access=access, refresh=refresh)
@@ -53,6 +60,8 @@ class LoginView(PublicCompatView):
 
 class RefreshView(PublicCompatView):
     """`GET /auth/refresh`: a new access token from the refresh cookie; the refresh token is not rotated."""
+
+    throttle_classes = [RefreshThrottle]
 
     def get(self, request):
         _user, refresh = refresh_token_of(request)
@@ -71,6 +80,8 @@ class LogoutView(PublicCompatView):
 
 
 class RegisterView(PublicCompatView):
+    throttle_classes = [RegisterThrottle]
+
     def put(self, request):
         if not settings.ALLOW_REGISTRATION:
             raise CompatError(403, "Registration is switched off")
@@ -93,6 +104,8 @@ class StatusView(CompatView):
 class KeycloakView(PublicCompatView):
     """`POST /auth/keycloak`: a Keycloak access token (Bearer header) for our access cookie."""
 
+    throttle_classes = [KeycloakLoginThrottle]
+
     def post(self, request):
         scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -104,7 +117,7 @@ class KeycloakView(PublicCompatView):
             raise CompatError(403 if error.status == 401 else error.status, str(error)) from None
         except Conflict as error:
             raise CompatError(403, error.message) from None
-        access = AccessToken.for_user(user)
+        access = sign_in_tokens(user).access_token  # no refresh cookie: the UI signs in again with Keycloak
         response = answer("Successfully logged in", 202, **expiries(access=access))
         set_token_cookies(response, access=access)
         return response

@@ -16,6 +16,16 @@ def fresh_throttle_cache(settings):
     }
 
 
+def ui_client() -> Client:
+    """A cookie-keeping client that sends an Origin of this site with its writes, as the UI's browser does."""
+    return Client(HTTP_ORIGIN="http://testserver")
+
+
+@pytest.fixture
+def client():
+    return ui_client()
+
+
 def login(client: Client, username: str, password: str = PASSWORD):
     return client.post("/auth/login", {"username": username, "password": password}, content_type="application/json")
 
@@ -23,14 +33,14 @@ def login(client: Client, username: str, password: str = PASSWORD):
 @pytest.fixture
 def browser(db, user):
     """A cookie-keeping client logged in through the old route, as the UI's browser is."""
-    client = Client()
+    client = ui_client()
     assert login(client, user.username).status_code == 202
     return client
 
 
 @pytest.fixture
 def other_browser(db, other_user):
-    client = Client()
+    client = ui_client()
     assert login(client, other_user.username).status_code == 202
     return client
 

@@ -3,13 +3,12 @@
 import time
 
 import pytest
-from django.test import Client
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts.models import YaptideUser
 
 from ..conftest import api_client_for
-from .conftest import PASSWORD, login
+from .conftest import PASSWORD, login, ui_client
 
 
 def test_root_answers_a_message_so_the_ui_sees_the_server(client):
@@ -67,7 +66,7 @@ def test_refresh_by_get_with_the_cookie_alone_gives_a_new_access_cookie(browser)
 def test_tabs_refreshing_at_once_all_stay_signed_in(browser):
     """Several tabs share the cookie jar and refresh on their own timers: no refresh may spoil another's token."""
     refresh = browser.cookies["refresh_token"].value
-    tabs = [Client() for _ in range(3)]
+    tabs = [ui_client() for _ in range(3)]
     for tab in tabs:
         tab.cookies["refresh_token"] = refresh
 
@@ -120,7 +119,7 @@ def test_logout_deletes_both_cookies_and_the_refresh_token_stops_working(browser
         assert response.cookies[name]["path"] == "/"
     assert browser.get("/auth/status").status_code == 401
     # A refresh racing the logout (the UI's timer), or a copy of the cookie: no session any more, said silently.
-    stolen = Client()
+    stolen = ui_client()
     stolen.cookies["refresh_token"] = refresh
     response = stolen.get("/auth/refresh")
     assert (response.status_code, response.json()) == (401, {"message": "No token provided"})

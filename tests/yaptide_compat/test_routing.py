@@ -61,10 +61,12 @@ def test_site_areas_keep_working(client, db, admin_client):
     assert client.get("/api/schema/").status_code == 200
 
 
-def test_static_files_are_never_answered_by_the_old_routes(client, db):
+def test_static_files_keep_working(client, db):
     response = client.get("/static/rest_framework/css/bootstrap.min.css")
-    assert response.status_code == 404
-    assert response.get("Content-Type", "").startswith("text/html")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/css")
+    missing = client.get("/static/no-such-file.css")
+    assert missing.status_code == 404 and "json" not in missing.get("Content-Type", "")
 
 
 def test_cors_preflight_allows_the_ui_origin_with_credentials(client, db, settings):
@@ -105,3 +107,19 @@ def test_json_with_a_charset_is_json(client, user):
     body = b'{"username": "%s", "password": "correct-horse-battery-1"}' % user.username.encode()
     response = client.post("/auth/login", body, content_type="application/json; charset=utf-8")
     assert response.status_code == 202
+
+
+def test_cookie_writes_need_an_allowed_origin(browser, submit, settings):
+    """CSRF: the cookies alone do not let another site (or a page with no Origin) change anything."""
+    settings.CORS_ALLOWED_ORIGINS = ["http://127.0.0.1:3000"]
+    simulation, _ = submit()
+    url = f"/jobs/direct?job_id={simulation.job_id}"
+
+    for origin in ("https://evil.example", None):
+        headers = {"HTTP_ORIGIN": origin} if origin else {}
+        browser.defaults.pop("HTTP_ORIGIN", None)
+        response = browser.delete(url, **headers)
+        assert response.status_code == 403
+        assert "Origin" in response.json()["message"]
+    assert browser.get(url).status_code == 200  # reads need no Origin
+    assert browser.delete(url, HTTP_ORIGIN="http://127.0.0.1:3000").status_code == 200  # the UI's origin
