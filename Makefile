@@ -7,7 +7,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/yaptide
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run manage test test-sqlite test-postgres test-browser lint services bench bench-availability clean
+.PHONY: run manage test test-sqlite test-postgres test-browser browser-deps lint services bench bench-availability clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,10 +39,14 @@ test-sqlite: venv
 test-postgres: venv services
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -m "not browser"
 
-# Browser tests (marker browser): headless Chromium from Debian's package, driven by playwright.
-test-browser: venv
-	apt-get update && apt-get install -y chromium
-	DATABASE_URL=sqlite://:memory: $(BIN)/pytest -m browser
+# Debian's Chromium for the browser tests (playwright drives it; it never downloads a browser).
+browser-deps:
+	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+
+# Browser tests (marker browser): headless Chromium driven by playwright, on PostgreSQL and Redis: the admin, and
+# the real yaptide UI build from ../shared/yaptide-ui against a live server with a Celery worker.
+test-browser: venv services browser-deps
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -m browser
 
 test: lint test-sqlite test-postgres test-browser
 

@@ -11,6 +11,7 @@ from simulations.models import Simulation
 from simulations.services import simulation_cancel, simulation_delete
 from yaptide_site.errors import Conflict, InvalidInput
 
+from . import keycloak
 from .models import KeycloakUser, User, YaptideUser
 from .usernames import normalize_username, username_key, username_problem
 
@@ -99,6 +100,16 @@ def keycloak_user_upsert(*, username: str) -> KeycloakUser:
     if not user.is_active:
         raise Conflict(f"user {username!r} is deactivated")
     return user
+
+
+def keycloak_sign_in(*, token: str) -> KeycloakUser:
+    """The Keycloak user a verified Keycloak access token names, created on first login; raises KeycloakError
+    (with its HTTP status) for a token we do not accept. Both API faces sign Keycloak users in through this."""
+    claims = keycloak.keycloak_claims(token)
+    username = claims["preferred_username"].strip()
+    if len(username) > User._meta.get_field("username").max_length:
+        raise keycloak.KeycloakError("invalid Keycloak token: preferred_username is too long")
+    return keycloak_user_upsert(username=username)
 
 
 @transaction.atomic

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "accounts",
     "clusters",
     "simulations",
+    "yaptide_compat",
 ]
 
 MIDDLEWARE = [
@@ -244,6 +245,13 @@ KEYCLOAK_JWKS_RETRY_SECONDS = env.float("KEYCLOAK_JWKS_RETRY_SECONDS", default=3
 
 # Addresses (or networks) of reverse proxies whose X-Forwarded-For names the client; others' is ignored.
 TRUSTED_PROXIES = [proxy for proxy in env.list("TRUSTED_PROXIES", default=[]) if proxy]
+
+# The old yaptide API for its browser UI (yaptide_compat): where its routes live (no slashes; empty = the site
+# root, where the UI expects them) and its cookies' flags. Secure cookies are dropped over plain http, except
+# on localhost; SameSite=Lax needs the UI and the backend on one site (e.g. ui.example.org, api.example.org).
+YAPTIDE_COMPAT_PREFIX = env("YAPTIDE_COMPAT_PREFIX", default="").strip("/")
+YAPTIDE_COMPAT_COOKIE_SECURE = env.bool("YAPTIDE_COMPAT_COOKIE_SECURE", default=not DEBUG)
+YAPTIDE_COMPAT_COOKIE_SAMESITE = env("YAPTIDE_COMPAT_COOKIE_SAMESITE", default="Lax")
 
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_ALLOW_CREDENTIALS = True
