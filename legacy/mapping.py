@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from simulations.choices import TERMINAL_STATES, JobState, Platform
-from simulations.payloads import decompress, encode
+from simulations.payloads import compress_json, decompress, encode
 
 from .report import ImportReport
 from .source import SimulationRows
@@ -329,13 +329,18 @@ def _plan_estimators(
             if page["estimator_id"] != kept["id"]:
                 added_from_duplicates.append(number)
             page_where = {**where, "page_number": number}
+            blob = _payload(page["compressed_data"], report, "Page", page_where)
+            if blob is None:
+                # The API splices stored pages into responses; JSON null is what yaptide answered for no data.
+                report.add("pages_null", page_where)
+                blob = compress_json(b"null")
             planned.pages.append(
                 PlannedPage(
                     legacy_id=page["id"],
                     page_number=number,
                     page_name=_text(page["page_name"], TEXT_MAX, report, {**page_where, "column": "Page.page_name"}),
                     page_dimension=page["page_dimension"] or 0,
-                    compressed_data=_payload(page["compressed_data"], report, "Page", page_where),
+                    compressed_data=blob,
                 )
             )
         if len(group) > 1:

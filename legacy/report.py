@@ -26,6 +26,7 @@ EVENTS = {
     "estimators_merged": "duplicate estimators merged (the one with pages kept, pages united)",
     "names_truncated": "estimator or page names over 255 characters truncated",
     "pages_merged": "duplicate pages merged (the first with data kept)",
+    "pages_null": "pages without data (NULL), stored as JSON null",
     "payloads_nonfinite": "payloads with NaN/Infinity, stored with null instead",
     "payloads_unreadable": "payloads that do not decompress or parse (copied as stored)",
     "logfiles_merged": "simulations with several Logfiles rows merged into one (colliding names renamed)",
@@ -42,6 +43,7 @@ class ImportReport:
         self.finished_at: datetime | None = None
         self.complete = False
         self.ids: dict[str, str] = {}
+        self.source_rows: dict[str, int] = {}
         self.tables: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTERS, 0))
         self.events: dict[str, list] = {name: [] for name in EVENTS}
 
@@ -59,6 +61,7 @@ class ImportReport:
             "started_at": self.started_at.isoformat(),
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "ids": self.ids,
+            "source_rows": self.source_rows,
             "tables": {table: dict(counters) for table, counters in self.tables.items()},
             "events": self.events,
             "summary": self.summary_lines(),
