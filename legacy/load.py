@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from django.contrib.contenttypes.models import ContentType
 from django.core.management.color import no_style
@@ -125,7 +126,7 @@ def _key_parses(key: str) -> bool:
             return True
         except TypeError:  # encrypted with a passphrase: a key all the same
             return True
-        except (ValueError, serialization.UnsupportedAlgorithm):
+        except (ValueError, UnsupportedAlgorithm):
             continue
     return False
 

@@ -117,9 +117,14 @@ def legacy_jobs(database) -> dict[str, dict]:
 
 def owner_of(sim) -> User:
     if sim["username"] is None:
+        # The placeholder is inactive; an operator who hands its jobs over activates it (activate_placeholder).
         return YaptideUser.objects.get(username=PLACEHOLDER_USERNAME)
     imported = ImportedUser.objects.get(legacy_username=sim["username"], auth_provider=sim["auth_provider"])
     return imported.user
+
+
+def activate_placeholder():
+    YaptideUser.objects.filter(username=PLACEHOLDER_USERNAME).update(is_active=True)
 
 
 def check_job_reads_back(sim, client):
@@ -217,17 +222,19 @@ def test_import_brings_every_user_job_result_and_log(legacy, tmp_path, db, djang
     # Jobs: every field, input, estimator order and names, page JSON and log text, as their owner sees them.
     jobs = legacy_jobs(database)
     assert Simulation.objects.count() == len(jobs)
-    for sim in jobs.values():
-        check_job_reads_back(sim, api_client_for(owner_of(sim)))
     # Another user's job is a 404; the ownerless jobs belong to the placeholder, who cannot sign in.
     completed = info["jobs"]["completed"]
     assert (
         api_client_for(owner_of(jobs[info["jobs"]["batch"]])).get(f"/api/simulations/{completed}/").status_code == 404
     )
     placeholder = YaptideUser.objects.get(username=PLACEHOLDER_USERNAME)
+    assert Simulation.objects.get(job_id=info["jobs"]["orphan"]).user_id == placeholder.pk
     assert not placeholder.is_active and not placeholder.has_usable_password()
     assert [e["job_id"] for e in report["events"]["simulations_orphaned"]] == [info["jobs"]["orphan"]]
 
+    activate_placeholder()
+    for sim in jobs.values():
+        check_job_reads_back(sim, api_client_for(owner_of(sim)))
     # Duplicate estimators: the one with pages kept, pages united (the first with data per number).
     client = api_client_for(owner_of(jobs[completed]))
     z_profile = client.get(f"/api/simulations/{completed}/estimators/z_profile_/").json()
@@ -298,7 +305,9 @@ def test_import_brings_every_user_job_result_and_log(legacy, tmp_path, db, djang
     web.force_login(admin)
     sim = CelerySimulation.objects.get(job_id=completed)
     page = web.get(f"/admin/simulations/celerysimulation/{sim.pk}/change/").content.decode()
-    assert "merge-celery-id-1" in page and "celery-3" in page
+    assert "merge-celery-id-1" in page
+    task = Task.objects.get(simulation=sim, task_id=3)
+    assert "celery-3" in web.get(f"/admin/simulations/celerytask/{task.pk}/change/").content.decode()
     batch_sim = Simulation.objects.get(job_id=batch)
     page = web.get(f"/admin/simulations/batchsimulation/{batch_sim.pk}/change/").content.decode()
     assert "/net/scratch/job-1" in page and "4242" in page and "4243" in page
@@ -356,6 +365,7 @@ def test_a_run_stopped_midway_resumes_without_duplicates(legacy, tmp_path, db):
 
     assert finished["complete"]
     jobs = legacy_jobs(database)
+    activate_placeholder()
     assert sorted(Simulation.objects.values_list("job_id", flat=True)) == sorted(jobs)
     for sim in jobs.values():
         check_job_reads_back(sim, api_client_for(owner_of(sim)))
@@ -384,6 +394,7 @@ def test_import_into_a_database_with_data_remaps_ids_and_matches_users(legacy, t
     assert login("bob", "new-bob-password").status_code == 200  # an existing user keeps his password
     jobs = legacy_jobs(database)
     batch = jobs[info["jobs"]["batch"]]
+    activate_placeholder()
     assert Simulation.objects.get(job_id=batch["job_id"]).user_id == bob.pk
     assert Simulation.objects.filter(pk=own.pk, user=user).exists()
     for sim in jobs.values():
