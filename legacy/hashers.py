@@ -12,7 +12,9 @@ import re
 
 from django.contrib.auth.hashers import ScryptPasswordHasher
 
-_PBKDF2 = re.compile(r"^pbkdf2:(?P<digest>sha256|sha1):(?P<iterations>\d+)\$(?P<salt>[^$]+)\$(?P<hex>(?:[0-9a-f]{2})+)$")
+_PBKDF2 = re.compile(
+    r"^pbkdf2:(?P<digest>sha256|sha1):(?P<iterations>\d+)\$(?P<salt>[^$]+)\$(?P<hex>(?:[0-9a-f]{2})+)$"
+)
 _SCRYPT = re.compile(r"^scrypt:(?P<n>\d+):(?P<r>\d+):(?P<p>\d+)\$(?P<salt>[^$]+)\$(?P<hex>[0-9a-f]{128})$")
 _DIGEST_BYTES = {"sha256": 32, "sha1": 20}
 _DJANGO_PBKDF2 = {"sha256": "pbkdf2_sha256", "sha1": "pbkdf2_sha1"}
