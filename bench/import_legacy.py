@@ -8,6 +8,7 @@ Flat memory means the peak does not grow with the source. Loopback PostgreSQL on
 database it makes is dropped at the end.
 """
 
+import base64
 import io
 import json
 import os
@@ -28,6 +29,8 @@ PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 SIZES = [int(n) for n in os.environ.get("BENCH_IMPORT_SIZES", "2500,5000,10000").split(",")]
 BATCH_SIZE = os.environ.get("BENCH_IMPORT_BATCH", "200")
 USERS = 200
+SECRET_KEY = secrets.token_urlsafe(50)
+FERNET_KEY = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 TASK_COLUMNS = (
     "id, simulation_id, task_id, requested_primaries, simulated_primaries, task_state, estimated_time, "
     "start_time, end_time, platform, last_update_time"
@@ -158,7 +161,14 @@ def _copy(cur, table: str, columns: str, rows: list[tuple]) -> None:
 
 def _env(database: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
-    return env | {"DJANGO_DEBUG": "1", "DATABASE_URL": f"{PG}/{database}", "LOG_LEVEL": "WARNING"}
+    # Debug off, as in production; throwaway keys for this run only.
+    return env | {
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": SECRET_KEY,
+        "FIELD_ENCRYPTION_KEYS": FERNET_KEY,
+        "DATABASE_URL": f"{PG}/{database}",
+        "LOG_LEVEL": "WARNING",
+    }
 
 
 def _run(args: list[str], database: str) -> tuple[float, int, str]:

@@ -16,7 +16,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from django.contrib.contenttypes.models import ContentType
 from django.core.management.color import no_style
-from django.db import connection, models, transaction
+from django.db import connection, models, reset_queries, transaction
 
 from accounts.choices import AuthProvider
 from accounts.models import KeycloakUser, User, YaptideUser
@@ -403,6 +403,7 @@ class Importer:
                     self._write(planned)
                     for hook in BATCH_HOOKS:
                         hook(number)
+            reset_queries()  # with DEBUG on, Django keeps every statement (payloads included) until told not to
             progress.advance(len(batch))
         progress.close()
         return True
