@@ -17,7 +17,7 @@ from accounts.models import KeycloakUser, User, YaptideUser
 from clusters.models import Cluster
 from legacy import load
 from legacy.mapping import PLACEHOLDER_USERNAME
-from legacy.models import ImportedUser
+from legacy.models import ImportedUser, ImportState
 from legacy.source import LegacySource
 from simulations.models import CelerySimulation, Estimator, Page, Simulation, Task
 
@@ -193,6 +193,8 @@ def test_import_brings_every_user_job_result_and_log(legacy, tmp_path, db, djang
     report = run_import(database, tmp_path)
 
     assert report["complete"] and not report["dry_run"]
+    summary = "\n".join(report["summary"])
+    assert "4 users renamed" in summary and "titles over 255 characters truncated" in summary
     assert database.checksum() == before  # the source was never written
     # Users: every local user signs in with the old password (scrypt, pbkdf2 600k and 260k), renamed or not.
     for legacy_name, (password, _) in PASSWORDS.items():
@@ -378,6 +380,7 @@ def test_dry_run_checks_everything_and_writes_nothing(legacy, tmp_path, db):
 
     assert report["dry_run"] and report["complete"]
     assert not User.objects.exists() and not Simulation.objects.exists() and not Cluster.objects.exists()
+    assert not ImportedUser.objects.exists() and not ImportState.objects.exists()
     assert report["tables"]["Simulation"]["written"] == len(legacy_jobs(database))
     assert report["events"]["payloads_nonfinite"] and report["events"]["users_renamed"]
 
