@@ -49,6 +49,8 @@ from .report import ImportReport
 from .source import LegacySource, source_label
 
 BATCH_HOOKS: list[Callable[[int], None]] = []
+# Compressed payload bytes one simulation batch aims at; batches shrink below --batch-size to stay near it.
+PAYLOAD_BUDGET = 64 * 1024 * 1024
 
 SIMULATION_TABLES = (Simulation, Task, Input, Estimator, Page, Logfiles)
 LEGACY_TABLE = {User: "User", Cluster: "Cluster", Simulation: "Simulation", Task: "Task", Input: "Input"}
@@ -377,7 +379,8 @@ class Importer:
     def import_simulations(self, total: int) -> bool:
         """Imports simulations batch by batch; False if it stopped at --max-batches before the end."""
         progress = Progress("simulations", total, self.progress_stream)
-        for number, batch in enumerate(self.source.simulations(self.batch_size), start=1):
+        self._next_size = self.batch_size
+        for number, batch in enumerate(self.source.simulations(lambda: self._next_size), start=1):
             if self.max_batches is not None and number > self.max_batches:
                 progress.close()
                 return False
@@ -398,6 +401,7 @@ class Importer:
                     self.report.count(table, "read", len(getattr(rows, kind)))
                 self.report.count("Page", "read", len(rows.pages))
                 self.report.count("Logfiles", "read", len(rows.logfiles))
+                self._adapt_batch_size(len(todo), rows)
                 planned = plan_simulations(rows, self.report, self.now)
                 with transaction.atomic():
                     self._write(planned)
@@ -407,6 +411,16 @@ class Importer:
             progress.advance(len(batch))
         progress.close()
         return True
+
+    def _adapt_batch_size(self, simulations: int, rows) -> None:
+        """Sizes the next batch so its payloads stay near PAYLOAD_BUDGET (2-D results are large)."""
+        payload = sum(
+            len(row["compressed_data"] or b"")
+            for kind in (rows.inputs, rows.estimators, rows.pages, rows.logfiles)
+            for row in kind
+        )
+        per_simulation = max(payload / simulations, 1.0)
+        self._next_size = max(1, min(self.batch_size, int(PAYLOAD_BUDGET / per_simulation)))
 
     def _owner(self, simulation: PlannedSimulation) -> int | None:
         legacy_user_id = simulation.legacy_user_id

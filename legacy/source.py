@@ -4,7 +4,7 @@ The connection is opened read-only (`default_transaction_read_only`) and every r
 REPEATABLE READ READ ONLY transaction, so the import sees one consistent snapshot and cannot write.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -156,8 +156,8 @@ class LegacySource:
 
     # --- simulations --------------------------------------------------------------------------------
 
-    def simulations(self, batch_size: int) -> Iterator[list[dict]]:
-        """Simulation rows (with their child-table columns) in id order, `batch_size` at a time."""
+    def simulations(self, batch_size: Callable[[], int]) -> Iterator[list[dict]]:
+        """Simulation rows (with their child-table columns) in id order, `batch_size()` at a time."""
         columns = self._select(
             [
                 ("Simulation", "id", "s"),
@@ -268,10 +268,10 @@ class LegacySource:
             ],
         }
 
-    def _keyset(self, sql: str, batch_size: int) -> Iterator[list[dict]]:
+    def _keyset(self, sql: str, batch_size: int | Callable[[], int]) -> Iterator[list[dict]]:
         last = -(2**31)  # below any serial id
         while True:
-            rows = self._fetch(sql, [last, batch_size])
+            rows = self._fetch(sql, [last, batch_size() if callable(batch_size) else batch_size])
             if not rows:
                 return
             yield rows

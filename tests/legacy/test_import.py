@@ -422,3 +422,16 @@ def test_a_source_that_is_not_yaptide_is_refused(db):
             call_command("import_yaptide", "--source", database.url, stdout=io.StringIO(), stderr=io.StringIO())
     finally:
         database.drop()
+
+
+def test_batches_shrink_to_keep_payloads_within_the_budget(legacy, tmp_path, db, monkeypatch):
+    database, _ = legacy
+    monkeypatch.setattr(load, "PAYLOAD_BUDGET", 1)  # every simulation alone is over it
+    batches = []
+    monkeypatch.setattr(load, "BATCH_HOOKS", [batches.append])
+
+    report = run_import(database, tmp_path, "--batch-size", "4")
+
+    jobs = legacy_jobs(database)
+    assert report["complete"] and Simulation.objects.count() == len(jobs)
+    assert len(batches) == len(jobs) - 3  # one batch of 4, then one simulation per batch
