@@ -9,7 +9,7 @@ MAX_NTASKS = 1000
 
 
 class SubmitSerializer(serializers.Serializer):
-    """A submission (REFERENCE section 3); only DIRECT (Celery) simulations can run for now."""
+    """A submission (REFERENCE section 3); the platform's execution backend says whether it can take it."""
 
     title = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     sim_type = serializers.CharField(max_length=32, help_text="shieldhit, fluka, topas or dummy (any case).")
@@ -24,8 +24,8 @@ class SubmitSerializer(serializers.Serializer):
         allow_null=True,
         help_text="Simulator input files, name to text (input_type files).",
     )
-    platform = serializers.CharField(max_length=16, required=False, help_text="DIRECT (default); BATCH comes later.")
-    batch_options = serializers.JSONField(required=False, help_text="Batch (Slurm) options: not available yet.")
+    platform = serializers.CharField(max_length=16, required=False, help_text="DIRECT (default) or BATCH.")
+    batch_options = serializers.JSONField(required=False, help_text="Batch (Slurm) options.")
 
     def validate_sim_type(self, value: str) -> str:
         value = value.strip().lower()
@@ -46,10 +46,6 @@ class SubmitSerializer(serializers.Serializer):
         return value
 
     def validate(self, attrs):
-        if attrs.get("platform") == Platform.BATCH or "batch_options" in attrs:
-            raise serializers.ValidationError(
-                {"platform": ["batch simulations are not available yet; submit without batch_options"]}
-            )
         if attrs["input_type"] == InputType.EDITOR:
             if not isinstance(attrs.get("input_json"), dict):
                 raise serializers.ValidationError({"input_json": ["input_type editor needs input_json (an object)"]})
@@ -58,8 +54,7 @@ class SubmitSerializer(serializers.Serializer):
             if not attrs.get("input_files"):
                 raise serializers.ValidationError({"input_files": ["input_type files needs input_files"]})
             attrs["input_json"] = None
-        attrs.pop("batch_options", None)
-        attrs["platform"] = Platform.DIRECT
+        attrs.setdefault("platform", Platform.DIRECT)
         return attrs
 
 

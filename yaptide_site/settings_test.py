@@ -17,3 +17,5 @@ PASSWORD_HASHERS = [
 FIELD_ENCRYPTION_KEYS = ["Zm9yLXRlc3RzLW9ubHktMzItYnl0ZXMtbG9uZy1rZXk="]
 # A signing key long enough for HS256 (the debug SECRET_KEY is short).
 SIMPLE_JWT = {**SIMPLE_JWT, "SIGNING_KEY": "test-only-jwt-signing-key-0123456789abcdef"}  # noqa: F405
+# Batch jobs in unit tests of the services are held by a backend that sends nothing anywhere.
+SIMULATION_BACKENDS = {**SIMULATION_BACKENDS, "BATCH": "tests.backends.HeldBackend"}  # noqa: F405
