@@ -14,14 +14,12 @@ from datetime import UTC, datetime
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from django.contrib.contenttypes.models import ContentType
 from django.core.management.color import no_style
 from django.db import connection, models, reset_queries, transaction
 
 from accounts.choices import AuthProvider
 from accounts.models import KeycloakUser, User, YaptideUser
 from clusters.models import Cluster
-from simulations.choices import Platform
 from simulations.models import (
     BatchSimulation,
     BatchTask,
@@ -34,6 +32,7 @@ from simulations.models import (
     Simulation,
     Task,
 )
+from yaptide_site.db import bulk_create_polymorphic
 
 from .hashers import django_password_from_werkzeug
 from .mapping import (
@@ -52,6 +51,12 @@ BATCH_HOOKS: list[Callable[[int], None]] = []
 # Compressed payload bytes one simulation batch aims at; batches shrink below --batch-size to stay near it.
 PAYLOAD_BUDGET = 64 * 1024 * 1024
 
+SIMULATION_CLASS = {model.PLATFORM: model for model in (CelerySimulation, BatchSimulation)}
+TASK_CLASS = {model.PLATFORM: model for model in (CeleryTask, BatchTask)}
+CHILD_FIELDS = {
+    model: {field.attname for field in model._meta.local_concrete_fields}
+    for model in (*SIMULATION_CLASS.values(), *TASK_CLASS.values())
+}
 SIMULATION_TABLES = (Simulation, Task, Input, Estimator, Page, Logfiles)
 LEGACY_TABLE = {User: "User", Cluster: "Cluster", Simulation: "Simulation", Task: "Task", Input: "Input"}
 LEGACY_TABLE |= {Estimator: "Estimator", Page: "Page", Logfiles: "Logfiles"}
@@ -84,40 +89,6 @@ class Progress:
         if self.tty:
             self.stream.write("\n")
             self.stream.flush()
-
-
-def insert_polymorphic(model: type[models.Model], objects: list[models.Model]) -> None:
-    """Inserts instances of one polymorphic child model: parent rows in one statement, child rows in another.
-
-    Sets the discriminators (`platform`, `polymorphic_ctype`) and the instances' primary keys.
-    """
-    if not objects:
-        return
-    parent_model = model._meta.pk.remote_field.model
-    content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
-    parent_fields = parent_model._meta.concrete_fields
-    parents = []
-    for obj in objects:
-        parent = parent_model(**{f.attname: getattr(obj, f.attname) for f in parent_fields})
-        parent.polymorphic_ctype_id = content_type.pk
-        parent.platform = model.PLATFORM
-        parents.append(parent)
-    parent_model.objects.non_polymorphic().bulk_create(parents)
-    child_fields = [f for f in model._meta.local_concrete_fields if not f.primary_key]
-    columns = ", ".join(
-        connection.ops.quote_name(c) for c in [model._meta.pk.column, *(f.column for f in child_fields)]
-    )
-    placeholders = ", ".join(["%s"] * (1 + len(child_fields)))
-    rows = []
-    for obj, parent in zip(objects, parents, strict=True):
-        obj.pk = parent.pk
-        for f in parent_fields:
-            setattr(obj, f.attname, getattr(parent, f.attname))
-        rows.append([parent.pk, *(f.get_db_prep_save(getattr(obj, f.attname), connection) for f in child_fields)])
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({columns}) VALUES ({placeholders})", rows
-        )
 
 
 def _key_parses(key: str) -> bool:
@@ -445,20 +416,22 @@ class Importer:
             )
             if keep:
                 fields["id"] = p.legacy_id
-            if p.platform == Platform.DIRECT:
-                by_class[CelerySimulation].append((p, CelerySimulation(merge_id=p.merge_id, **fields)))
-            else:
-                cluster_id = self.cluster_map.get(p.legacy_cluster_id)
-                batch = BatchSimulation(
-                    cluster_id=cluster_id, job_dir=p.job_dir, array_id=p.array_id, collect_id=p.collect_id, **fields
-                )
-                by_class[BatchSimulation].append((p, batch))
+            model = SIMULATION_CLASS[p.platform]
+            own = dict(
+                merge_id=p.merge_id,
+                cluster_id=self.cluster_map.get(p.legacy_cluster_id),
+                job_dir=p.job_dir,
+                array_id=p.array_id,
+                collect_id=p.collect_id,
+            )
+            own = {name: value for name, value in own.items() if name in CHILD_FIELDS[model]}
+            by_class[model].append((p, model(**own, **fields)))
         self._count_written(planned)
         if self.dry_run:
             return
         new_ids: dict[int, int] = {}
         for model, pairs in by_class.items():
-            insert_polymorphic(model, [obj for _, obj in pairs])
+            bulk_create_polymorphic(model, [obj for _, obj in pairs])
             new_ids |= {p.legacy_id: obj.pk for p, obj in pairs}
         tasks: dict[type, list] = {CeleryTask: [], BatchTask: []}
         inputs, estimators, logfiles = [], [], []
@@ -478,10 +451,9 @@ class Importer:
                 )
                 if keep:
                     fields["id"] = t.legacy_id
-                if t.platform == Platform.DIRECT:
-                    tasks[CeleryTask].append(CeleryTask(celery_id=t.celery_id, **fields))
-                else:
-                    tasks[BatchTask].append(BatchTask(**fields))
+                model = TASK_CLASS[t.platform]
+                own = {"celery_id": t.celery_id} if "celery_id" in CHILD_FIELDS[model] else {}
+                tasks[model].append(model(**own, **fields))
             if p.input is not None:
                 inputs.append(Input(simulation_id=simulation_id, compressed_data=p.input[1], **_id(keep, p.input[0])))
             if p.logfiles is not None:
@@ -499,7 +471,7 @@ class Importer:
                 )
                 estimators.append((e, row))
         for model, objects in tasks.items():
-            insert_polymorphic(model, objects)
+            bulk_create_polymorphic(model, objects)
         Input.objects.bulk_create(inputs)
         Logfiles.objects.bulk_create(logfiles)
         Estimator.objects.bulk_create([row for _, row in estimators])
