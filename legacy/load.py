@@ -359,19 +359,16 @@ class Importer:
             done = set(
                 Simulation.objects.filter(job_id__in=[row["job_id"] for row in batch]).values_list("job_id", flat=True)
             )
+            everything = self.source.children(batch)
+            for table, n in everything.counts().items():
+                self.report.count(table, "read", n)
             if done:
                 self.report.count("Simulation", "already_imported", len(done))
-                done_counts = self.source.child_counts([row["id"] for row in batch if row["job_id"] in done])
-                for table, n in done_counts.items():
-                    self.report.count(table, "read", n)
+                for table, n in everything.only({row["id"] for row in batch if row["job_id"] in done}).counts().items():
                     self.report.count(table, "already_imported", n)
             todo = [row for row in batch if row["job_id"] not in done]
             if todo:
-                rows = self.source.children(todo)
-                for table, kind in (("Task", "tasks"), ("Input", "inputs"), ("Estimator", "estimators")):
-                    self.report.count(table, "read", len(getattr(rows, kind)))
-                self.report.count("Page", "read", len(rows.pages))
-                self.report.count("Logfiles", "read", len(rows.logfiles))
+                rows = everything.only({row["id"] for row in todo})
                 self._adapt_batch_size(len(todo), rows)
                 planned = plan_simulations(rows, self.report, self.now)
                 with transaction.atomic():

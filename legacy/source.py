@@ -64,6 +64,45 @@ class SimulationRows:
     pages: list[dict]
     logfiles: list[dict]
 
+    CHILD_TABLES = {
+        "tasks": "Task",
+        "inputs": "Input",
+        "estimators": "Estimator",
+        "pages": "Page",
+        "logfiles": "Logfiles",
+    }
+
+    def only(self, simulation_ids: set[int]) -> "SimulationRows":
+        """The rows of these simulations only."""
+        kept = {
+            kind: [row for row in getattr(self, kind) if row["simulation_id"] in simulation_ids]
+            for kind in self.CHILD_TABLES
+        }
+        return SimulationRows([row for row in self.simulations if row["id"] in simulation_ids], **kept)
+
+    def counts(self) -> dict[str, int]:
+        """Rows per legacy child table."""
+        return {table: len(getattr(self, kind)) for kind, table in self.CHILD_TABLES.items()}
+
+
+class _Stream:
+    """The rows of one statement ordered by simulation_id, fetched a few hundred at a time (server-side cursor)."""
+
+    def __init__(self, connection: psycopg.Connection, name: str, sql: str, itersize: int = 200):
+        self.cursor = connection.cursor(name=f"legacy_{name}", row_factory=dict_row)
+        self.cursor.itersize = itersize
+        self.cursor.execute(sql)
+        self._rows = iter(self.cursor)
+        self._next = next(self._rows, None)
+
+    def take_through(self, simulation_id: int) -> list[dict]:
+        """The rows up to and including those of `simulation_id`."""
+        taken = []
+        while self._next is not None and self._next["simulation_id"] <= simulation_id:
+            taken.append(self._next)
+            self._next = next(self._rows, None)
+        return taken
+
 
 class LegacySource:
     """A read-only view of a yaptide database."""
@@ -77,6 +116,7 @@ class LegacySource:
         self.connection.execute("SET TIME ZONE 'UTC'")
         self.connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         self.columns = self._columns()
+        self._streams: dict[str, _Stream] | None = None
 
     def close(self) -> None:
         self.connection.execute("ROLLBACK")
@@ -183,22 +223,21 @@ class LegacySource:
         )
         yield from self._keyset(sql, batch_size)
 
-    def child_counts(self, ids: list[int]) -> dict[str, int]:
-        """How many tasks, inputs, estimators, pages and logfiles rows these simulations have."""
-        row = self._fetch(
-            'SELECT (SELECT count(*) FROM "Task" WHERE simulation_id = ANY(%(ids)s)) AS "Task", '
-            '(SELECT count(*) FROM "Input" WHERE simulation_id = ANY(%(ids)s)) AS "Input", '
-            '(SELECT count(*) FROM "Estimator" WHERE simulation_id = ANY(%(ids)s)) AS "Estimator", '
-            '(SELECT count(*) FROM "Page" p JOIN "Estimator" e ON e.id = p.estimator_id '
-            'WHERE e.simulation_id = ANY(%(ids)s)) AS "Page", '
-            '(SELECT count(*) FROM "Logfiles" WHERE simulation_id = ANY(%(ids)s)) AS "Logfiles"',
-            {"ids": ids},
-        )[0]
-        return dict(row)
-
     def children(self, simulations: list[dict]) -> SimulationRows:
-        """Every row that hangs off these simulations."""
-        ids = [row["id"] for row in simulations]
+        """Every row that hangs off these simulations (the next ones in id order after the previous call's).
+
+        yaptide has no index on the child tables' simulation_id, so each child table is read once, in
+        simulation order, through a server-side cursor: linear in the source's size, one batch in memory.
+        """
+        if self._streams is None:
+            self._streams = {kind: _Stream(self.connection, kind, sql) for kind, sql in self._child_sql().items()}
+        last = simulations[-1]["id"]
+        rows = {kind: stream.take_through(last) for kind, stream in self._streams.items()}
+        return SimulationRows(
+            simulations, rows["tasks"], rows["inputs"], rows["estimators"], rows["pages"], rows["logfiles"]
+        )
+
+    def _child_sql(self) -> dict[str, str]:
         task_columns = self._select(
             [
                 ("Task", "id", "t"),
@@ -215,15 +254,9 @@ class LegacySource:
                 ("CeleryTask", "celery_id", "ct"),
             ]
         )
-        tasks = self._fetch(
-            f'SELECT {task_columns} FROM "Task" t LEFT JOIN "CeleryTask" ct ON ct.id = t.id '
-            "WHERE t.simulation_id = ANY(%s) ORDER BY t.simulation_id, t.task_id, t.id",
-            [ids],
-        )
-        payload = self._select(
+        input_columns = self._select(
             [("Input", "id", "i"), ("Input", "simulation_id", "i"), ("Input", "compressed_data", "i")]
         )
-        inputs = self._fetch(f'SELECT {payload} FROM "Input" i WHERE i.simulation_id = ANY(%s) ORDER BY i.id', [ids])
         estimator_columns = self._select(
             [
                 ("Estimator", "id", "e"),
@@ -233,12 +266,10 @@ class LegacySource:
                 ("Estimator", "compressed_data", "e"),
             ]
         )
-        estimators = self._fetch(
-            f'SELECT {estimator_columns} FROM "Estimator" e WHERE e.simulation_id = ANY(%s) ORDER BY e.id', [ids]
-        )
         page_columns = self._select(
             [
                 ("Page", "id", "p"),
+                ("Estimator", "simulation_id", "e"),
                 ("Page", "estimator_id", "p"),
                 ("Page", "page_number", "p"),
                 ("Page", "page_name", "p"),
@@ -246,18 +277,19 @@ class LegacySource:
                 ("Page", "compressed_data", "p"),
             ]
         )
-        pages = self._fetch(
-            f'SELECT {page_columns} FROM "Page" p JOIN "Estimator" e ON e.id = p.estimator_id '
-            "WHERE e.simulation_id = ANY(%s) ORDER BY p.estimator_id, p.page_number, p.id",
-            [ids],
-        )
         log_columns = self._select(
             [("Logfiles", "id", "l"), ("Logfiles", "simulation_id", "l"), ("Logfiles", "compressed_data", "l")]
         )
-        logfiles = self._fetch(
-            f'SELECT {log_columns} FROM "Logfiles" l WHERE l.simulation_id = ANY(%s) ORDER BY l.id', [ids]
-        )
-        return SimulationRows(simulations, tasks, inputs, estimators, pages, logfiles)
+        return {
+            "tasks": f'SELECT {task_columns} FROM "Task" t LEFT JOIN "CeleryTask" ct ON ct.id = t.id '
+            "WHERE t.simulation_id IS NOT NULL ORDER BY t.simulation_id, t.task_id, t.id",
+            "inputs": f'SELECT {input_columns} FROM "Input" i WHERE i.simulation_id IS NOT NULL '
+            "ORDER BY i.simulation_id, i.id",
+            "estimators": f'SELECT {estimator_columns} FROM "Estimator" e ORDER BY e.simulation_id, e.id',
+            "pages": f'SELECT {page_columns} FROM "Page" p JOIN "Estimator" e ON e.id = p.estimator_id '
+            "ORDER BY e.simulation_id, p.estimator_id, p.page_number, p.id",
+            "logfiles": f'SELECT {log_columns} FROM "Logfiles" l ORDER BY l.simulation_id, l.id',
+        }
 
     def orphan_rows(self) -> dict[str, list[int]]:
         """Ids of tasks and inputs that belong to no simulation (their simulation_id is NULL)."""
