@@ -30,7 +30,7 @@ from .source import SimulationRows
 USERNAME_MAX = 150
 TEXT_MAX = 255
 JOB_ID_MAX = 64
-CLOSED_STATE = JobState.CANCELED
+CLOSED_STATE = JobState.CANCELED.value
 IMPORT_LOG = "import_yaptide.log"
 PLACEHOLDER_USERNAME = "yaptide-import-orphans"
 

@@ -68,14 +68,14 @@ class ImportReport:
         }
 
     def summary_lines(self) -> list[str]:
-        verb = "would be written (dry run)" if self.dry_run else "written"
+        verb = " (dry run: written = would be written)" if self.dry_run else ""
         state = "complete" if self.complete else "stopped before the end (run the command again to resume)"
         lines = [f"Import of {self.source}: {state}."]
         if self.ids:
             lines.append("Ids: " + ", ".join(f"{group} {how}" for group, how in self.ids.items()) + ".")
         width = max((len(table) for table in self.tables), default=5)
         header = f"{'table':<{width}}  " + "  ".join(f"{name:>16}" for name in COUNTERS)
-        lines += ["", f"Counts per yaptide table (written = {verb}):", header]
+        lines += ["", f"Rows per yaptide table{verb}:", header]
         for table, counters in self.tables.items():
             lines.append(f"{table:<{width}}  " + "  ".join(f"{counters[name]:>16}" for name in COUNTERS))
         for event, sentence in EVENTS.items():
@@ -94,7 +94,15 @@ class ImportReport:
         Path(path).write_text(json.dumps(self.as_dict(), indent=2, ensure_ascii=False, default=str) + "\n")
 
 
+def _short(value) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str) and len(value) > 60:
+        return repr(value[:40]) + f"... ({len(value)} characters, in full in the JSON report)"
+    return repr(value)
+
+
 def _describe(entry) -> str:
     if isinstance(entry, dict):
-        return ", ".join(f"{key}={value!r}" for key, value in entry.items())
-    return repr(entry)
+        return ", ".join(f"{key}={_short(value)}" for key, value in entry.items())
+    return _short(entry)
