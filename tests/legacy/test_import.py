@@ -435,3 +435,20 @@ def test_batches_shrink_to_keep_payloads_within_the_budget(legacy, tmp_path, db,
     jobs = legacy_jobs(database)
     assert report["complete"] and Simulation.objects.count() == len(jobs)
     assert len(batches) == len(jobs) - 3  # one batch of 4, then one simulation per batch
+
+
+def test_closed_legacy_jobs_are_left_alone_by_the_reaper_and_a_resent_merge(legacy, tmp_path, db):
+    from simulations import selectors, services
+    from simulations.tasks import merge_results
+
+    database, info = legacy
+    run_import(database, tmp_path)
+    stuck = Simulation.objects.get(job_id=info["jobs"]["merging_stuck"])
+    before = _snapshot()
+
+    assert services.tasks_fail_stale(stale_seconds=0) == []
+    assert list(selectors.merges_stalled(stale_seconds=0)) == []
+    assert merge_results(stuck.pk) == 0
+
+    assert _snapshot() == before
+    assert stuck.job_state == "CANCELED"
