@@ -11,6 +11,7 @@ from datetime import datetime
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.models import KeycloakUser, User, YaptideUser
@@ -86,7 +87,8 @@ def legacy_jobs(database) -> dict[str, dict]:
         columns = [c.name for c in database.execute('SELECT * FROM "Simulation" LIMIT 0').description]
         sim = dict(zip(columns + ["username", "auth_provider"], row, strict=True))
         tasks = database.execute(
-            "SELECT task_id, task_state, requested_primaries, simulated_primaries, start_time, end_time "
+            "SELECT task_id, task_state, requested_primaries, simulated_primaries, start_time, end_time, "
+            "estimated_time, last_update_time "
             'FROM "Task" WHERE simulation_id = %s ORDER BY task_id',
             [sim["id"]],
         ).fetchall()
@@ -138,8 +140,10 @@ def check_job_reads_back(sim, client):
     assert _time(body["end_time"]) == sim["end_time"]
     tasks = body["tasks"]
     assert [t["task_id"] for t in tasks] == [t[0] for t in sim["tasks"]]
-    for task, (_, state, requested, simulated, start, end) in zip(tasks, sim["tasks"], strict=True):
+    for task, (_, state, requested, simulated, start, end, estimated, updated) in zip(tasks, sim["tasks"], strict=True):
         assert task["task_state"] == (state if state in TERMINAL else "CANCELED")
+        assert task["estimated_time"] == estimated
+        assert updated is None or _time(task["last_update_time"]) == updated
         assert (task["requested_primaries"], task["simulated_primaries"]) == (requested, simulated)
         assert (_time(task["start_time"]), _time(task["end_time"])) == (start, end)
 
@@ -300,6 +304,15 @@ def test_import_brings_every_user_job_result_and_log(legacy, tmp_path, db, djang
     assert Estimator.objects.filter(pk=info["jobs"]["_duplicates"][0]).count() == 0
     new_user = YaptideUser.objects.create_user("newcomer", "pw")
     assert new_user.pk > max(info["users"].values())
+
+    # An imported user made staff signs in to the admin site with the old password (scrypt and pbkdf2).
+    YaptideUser.objects.filter(username__in=["alice", "carol"]).update(is_staff=True)
+    for username in ("alice", "carol"):
+        browser = Client()
+        response = browser.post(
+            "/admin/login/?next=/admin/", {"username": username, "password": PASSWORDS[username][0]}
+        )
+        assert response.status_code == 302 and browser.get("/admin/").status_code == 200
 
     # The admin shows the Celery, merge and Slurm ids.
     admin = django_user_model.objects.create_superuser("root", "root-pw")
