@@ -182,18 +182,25 @@ class Importer:
 
     def _reserve_ids(self) -> None:
         """Moves the sequences of tables whose ids are kept past the legacy ids, so nothing else can take one."""
-        if connection.vendor != "postgresql":
-            return
         max_ids = self.source.max_ids()
         with connection.cursor() as cursor:
             for model in self._kept_models():
-                table = connection.ops.quote_name(model._meta.db_table)
-                cursor.execute(
-                    f"SELECT setval(pg_get_serial_sequence(%s, 'id'), "
-                    f"GREATEST(%s, (SELECT coalesce(max(id), 0) FROM {table}), 1), "
-                    f"GREATEST(%s, (SELECT coalesce(max(id), 0) FROM {table})) > 0)",
-                    [model._meta.db_table, max_ids[LEGACY_TABLE[model]], max_ids[LEGACY_TABLE[model]]],
-                )
+                table, legacy_max = model._meta.db_table, max_ids[LEGACY_TABLE[model]]
+                if connection.vendor == "postgresql":
+                    quoted = connection.ops.quote_name(table)
+                    cursor.execute(
+                        f"SELECT setval(pg_get_serial_sequence(%s, 'id'), "
+                        f"GREATEST(%s, (SELECT coalesce(max(id), 0) FROM {quoted}), 1), "
+                        f"GREATEST(%s, (SELECT coalesce(max(id), 0) FROM {quoted})) > 0)",
+                        [table, legacy_max, legacy_max],
+                    )
+                elif connection.vendor == "sqlite":  # Django's AUTOINCREMENT keys count in sqlite_sequence
+                    cursor.execute(
+                        "INSERT INTO sqlite_sequence (name, seq) SELECT %s, 0 "
+                        "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = %s)",
+                        [table, table],
+                    )
+                    cursor.execute("UPDATE sqlite_sequence SET seq = MAX(seq, %s) WHERE name = %s", [legacy_max, table])
 
     def _reset_sequences(self) -> None:
         statements = connection.ops.sequence_reset_sql(no_style(), self._kept_models())
