@@ -7,7 +7,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/yaptide
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test test-sqlite test-postgres lint services bench clean
+.PHONY: run test test-sqlite test-postgres lint services bench bench-import clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ test: lint test-sqlite test-postgres
 # The benchmark of issue 5 (bench/run.py): gunicorn + PostgreSQL database yaptide_bench, under 10 minutes.
 bench: venv services
 	$(BIN)/python -m bench.run
+
+# The import benchmark of issue 12 (bench/import_legacy.py): generated yaptide databases, 2,500 to 10,000 jobs.
+bench-import: venv services
+	$(BIN)/python -m bench.import_legacy
 
 clean:
 	rm -rf $(VENV) var/

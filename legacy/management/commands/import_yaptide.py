@@ -1,7 +1,5 @@
 """manage.py import_yaptide --source postgres://...: import a yaptide (Flask) database, see README."""
 
-import sys
-
 from django.core.management.base import BaseCommand, CommandError
 
 from legacy.load import Importer
@@ -36,7 +34,7 @@ class Command(BaseCommand):
                 dry_run=dry_run,
                 batch_size=batch_size,
                 max_batches=max_batches,
-                progress_stream=sys.stderr,
+                progress_stream=self.stderr._out,  # the bare stream: the bar redraws with \r
             )
             try:
                 result = importer.run()
