@@ -98,8 +98,8 @@ def populate(db: LegacyDatabase) -> dict:
     crossed_b = db.add_estimator(sim, "slab", "yz_mesh_", {"file_corename": "yz_mesh_"})
     db.add_page(crossed_b, 0, page_json(0, "DOSE", [[1.0, 2.0], [3.0, 4.0]], dimensions=2))
     no_metadata = db.add_estimator(sim, "nometa", "nometa_", None)
+    db.add_page(no_metadata, 1, page_json(1, "DOSE", [0.5]))  # inserted before page 0: page order is page_number
     db.add_page(no_metadata, 0, None, name="DOSE", dimension=1)  # a page whose data is NULL
-    db.add_page(no_metadata, 1, page_json(1, "DOSE", [0.5]))
     db.add_estimator(sim, "empty", "empty_", {"file_corename": "empty_"})  # no pages
     jobs["_duplicates"] = (empty_duplicate, later_duplicate)
 
@@ -151,6 +151,20 @@ def populate(db: LegacyDatabase) -> dict:
     db.add_input(sim, files_input(10))
     db.add_task(sim, 0, task_state="FAILED", simulated=0)
     db.add_task(sim, 1, task_state="FAILED", simulated=0)
+
+    # MERGING_QUEUED: a batch job whose tasks all completed, waiting for its collect job.
+    sim, jobs["merging_queued"] = db.add_simulation(
+        user_id=users["carol"],
+        platform="BATCH",
+        job_state="MERGING_QUEUED",
+        cluster_id=athena,
+        input_type="FILES",
+        array_id=77,
+        job_dir="/net/scratch/job-77",
+    )
+    db.add_input(sim, files_input(20))
+    db.add_task(sim, 1, platform="BATCH", end_time=naive_utc(minutes=9))
+    db.add_task(sim, 2, platform="BATCH", end_time=naive_utc(minutes=9, microseconds=1))
 
     # UNKNOWN with PENDING tasks and no Input (submitted while the broker was down).
     sim, jobs["unknown"] = db.add_simulation(user_id=alice, job_state="UNKNOWN", sim_type="fluka", input_type="FILES")

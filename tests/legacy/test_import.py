@@ -275,6 +275,7 @@ def test_import_brings_every_user_job_result_and_log(legacy, tmp_path, db, djang
     # Unfinished jobs closed, with the original states in the report; neither reaper nor merge sees them.
     closed = {e["job_id"]: e for e in report["events"]["simulations_closed"]}
     assert {job: closed[job]["legacy_state"] for job in closed} == {
+        info["jobs"]["merging_queued"]: "MERGING_QUEUED",
         info["jobs"]["merging_stuck"]: "MERGING_RUNNING",
         info["jobs"]["unknown"]: "UNKNOWN",
         info["jobs"]["running"]: "RUNNING",
@@ -282,6 +283,16 @@ def test_import_brings_every_user_job_result_and_log(legacy, tmp_path, db, djang
     }
     assert not Task.objects.exclude(task_state__in=TERMINAL).exists()
     assert not Simulation.objects.exclude(job_state__in=TERMINAL).exists()
+
+    # No update key came over (yaptide's were per-process JWTs): no legacy worker can report here.
+    worker = APIClient().post(
+        f"/api/worker/simulations/{info['jobs']['running']}/",
+        {"job_state": "COMPLETED"},
+        format="json",
+        HTTP_X_UPDATE_KEY="any-old-key",
+    )
+    assert worker.status_code == 403
+    assert not Simulation.objects.exclude(update_key_hash="").exists()
 
     # Clusters: one per name, the batch job of the duplicate row on the merged one.
     assert sorted(Cluster.objects.values_list("cluster_name", flat=True)) == ["ares", "athena"]
