@@ -171,8 +171,8 @@ def _env(database: str) -> dict:
     }
 
 
-def _run(args: list[str], database: str) -> tuple[float, int, str]:
-    """Runs manage.py in a child; (seconds, peak RSS in KiB, stdout)."""
+def _run(args: list[str], database: str) -> tuple[float, int, float]:
+    """Runs manage.py in a child; (wall seconds, peak RSS in KiB, CPU seconds of the child)."""
     started = time.perf_counter()
     child = subprocess.Popen(
         [sys.executable, "manage.py", *args],
@@ -186,7 +186,7 @@ def _run(args: list[str], database: str) -> tuple[float, int, str]:
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode:
         raise SystemExit(f"manage.py {args[0]} failed ({child.returncode}):\n{out}")
-    return time.perf_counter() - started, usage.ru_maxrss, out
+    return time.perf_counter() - started, usage.ru_maxrss, usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -209,7 +209,7 @@ def main() -> None:
             made.append(target)
             report = ROOT / "var" / f"bench-import-{size}.json"
             report.parent.mkdir(exist_ok=True)
-            seconds, peak_kib, _ = _run(
+            seconds, peak_kib, cpu = _run(
                 ["import_yaptide", "--source", f"{PG}/{source}", "--batch-size", BATCH_SIZE, "--report", str(report)],
                 target,
             )
@@ -223,6 +223,8 @@ def main() -> None:
                     "pages": counts["Page"]["written"],
                     "seconds": round(seconds, 2),
                     "simulations_per_second": round(size / seconds, 1),
+                    "cpu_seconds": round(cpu, 2),
+                    "simulations_per_cpu_second": round(size / cpu, 1),
                     "peak_rss_mib": round(peak_kib / 1024, 1),
                     "rerun_seconds": round(again, 2),
                     "rerun_peak_rss_mib": round(again_kib / 1024, 1),
@@ -236,11 +238,15 @@ def main() -> None:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     out = io.StringIO()
     out.write(f"\nimport_yaptide, batch size {BATCH_SIZE} (2 tasks, 5 pages per simulation):\n")
-    out.write(f"{'simulations':>12} {'pages':>8} {'seconds':>8} {'sims/s':>8} {'peak MiB':>9} {'rerun s':>8}\n")
+    out.write(
+        f"{'simulations':>12} {'pages':>8} {'seconds':>8} {'sims/s':>8} {'CPU s':>8} {'sims/CPU s':>10} "
+        f"{'peak MiB':>9} {'rerun s':>8}\n"
+    )
     for r in results:
         out.write(
             f"{r['simulations']:>12} {r['pages']:>8} {r['seconds']:>8} {r['simulations_per_second']:>8} "
-            f"{r['peak_rss_mib']:>9} {r['rerun_seconds']:>8}\n"
+            f"{r['cpu_seconds']:>8} {r['simulations_per_cpu_second']:>10} {r['peak_rss_mib']:>9} "
+            f"{r['rerun_seconds']:>8}\n"
         )
     if len(results) > 1:
         growth = results[-1]["peak_rss_mib"] - results[0]["peak_rss_mib"]
