@@ -294,7 +294,9 @@ def _plan_estimators(
 ) -> None:
     groups: dict[str, list[dict]] = {}
     for estimator in estimators:  # id order: the order users saw
-        groups.setdefault(estimator["file_name"] or "", []).append(estimator)
+        # Schemas older than the file_name column (it reads as NULL there) told estimators apart by name.
+        file_name = estimator["file_name"] if estimator["file_name"] is not None else estimator["name"]
+        groups.setdefault(file_name or "", []).append(estimator)
     for position, (file_name, group) in enumerate(groups.items()):
         kept = next((e for e in group if pages_by_estimator.get(e["id"])), group[0])
         where = {"job_id": simulation.job_id, "file_name": file_name}
@@ -334,12 +336,18 @@ def _plan_estimators(
                 # The API splices stored pages into responses; JSON null is what yaptide answered for no data.
                 report.add("pages_null", page_where)
                 blob = compress_json(b"null")
+            page_name, dimension = page["page_name"], page["page_dimension"]
+            if page_name is None or dimension is None:  # schemas before these columns: read them off the page
+                data = payload_data(blob)
+                data = data if isinstance(data, dict) else {}
+                page_name = (data.get("metadata") or {}).get("name", "") if page_name is None else page_name
+                dimension = data.get("dimensions", 0) if dimension is None else dimension
             planned.pages.append(
                 PlannedPage(
                     legacy_id=page["id"],
                     page_number=number,
-                    page_name=_text(page["page_name"], TEXT_MAX, report, {**page_where, "column": "Page.page_name"}),
-                    page_dimension=page["page_dimension"] or 0,
+                    page_name=_text(str(page_name), TEXT_MAX, report, {**page_where, "column": "Page.page_name"}),
+                    page_dimension=dimension if dimension in (0, 1, 2) else 0,
                     compressed_data=blob,
                 )
             )

@@ -476,3 +476,36 @@ def test_closed_legacy_jobs_are_left_alone_by_the_reaper_and_a_resent_merge(lega
 
     assert _snapshot() == before
     assert stuck.job_state == "CANCELED"
+
+
+def test_an_older_schema_without_the_later_columns_imports(tmp_path, db):
+    """Databases from before estimators had a file_name, pages a name and dimension, and tasks a last update."""
+    from .builder import page_json
+
+    database = LegacyDatabase("migrated")
+    try:
+        user = database.add_user("old-timer", password_hash="")
+        sim, job_id = database.add_simulation(user_id=user)
+        database.add_task(sim, 0, start_time=None)
+        estimator = database.add_estimator(sim, "z_profile_", "ignored", {"file_corename": "z_profile_"})
+        database.add_page(estimator, 0, page_json(0, "DOSE", [1.0, 2.0]))
+        database.execute('ALTER TABLE "Estimator" DROP COLUMN file_name')
+        database.execute('ALTER TABLE "Page" DROP COLUMN page_name, DROP COLUMN page_dimension')
+        database.execute('ALTER TABLE "Task" DROP COLUMN last_update_time')
+
+        report = run_import(database, tmp_path)
+    finally:
+        database.drop()
+
+    assert report["complete"]
+    client = api_client_for(User.objects.get(username="old-timer"))
+    listing = client.get(f"/api/simulations/{job_id}/estimators/").json()["estimators"]
+    assert listing == [
+        {
+            "name": "z_profile_",
+            "file_name": "z_profile_",
+            "pages": [{"page_number": 0, "page_name": "DOSE", "page_dimension": 1}],  # read off the page JSON
+        }
+    ]
+    page = client.get(f"/api/simulations/{job_id}/estimators/z_profile_/").json()["pages"][0]
+    assert page["data"]["values"] == [1.0, 2.0]
