@@ -382,6 +382,7 @@ class Importer:
                     self._write(planned)
                     for hook in BATCH_HOOKS:
                         hook(number)
+                self._count_written(planned)  # after the commit: a rolled-back batch wrote nothing
             reset_queries()  # with DEBUG on, Django keeps every statement (payloads included) until told not to
             progress.advance(len(batch))
         progress.close()
@@ -430,7 +431,6 @@ class Importer:
             )
             own = {name: value for name, value in own.items() if name in CHILD_FIELDS[model]}
             by_class[model].append((p, model(**own, **fields)))
-        self._count_written(planned)
         if self.dry_run:
             return
         new_ids: dict[int, int] = {}

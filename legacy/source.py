@@ -119,7 +119,10 @@ class LegacySource:
         self._streams: dict[str, _Stream] | None = None
 
     def close(self) -> None:
-        self.connection.execute("ROLLBACK")
+        try:
+            self.connection.execute("ROLLBACK")
+        except psycopg.Error:
+            pass  # a broken connection has no transaction left to end
         self.connection.close()
 
     def __enter__(self):

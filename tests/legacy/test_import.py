@@ -384,6 +384,8 @@ def test_a_run_stopped_midway_resumes_without_duplicates(legacy, tmp_path, db):
     finally:
         load.BATCH_HOOKS.remove(crash_on_third_batch)
     assert Simulation.objects.count() == 4  # two whole batches, the third rolled back
+    crashed = json.loads((tmp_path / "report.json").read_text())
+    assert not crashed["complete"] and crashed["tables"]["Simulation"]["written"] == 4
 
     stopped = run_import(database, tmp_path, "--batch-size", "2", "--max-batches", "4", name="stopped.json")
     assert not stopped["complete"] and Simulation.objects.count() == 8

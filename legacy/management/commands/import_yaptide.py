@@ -37,9 +37,11 @@ class Command(BaseCommand):
                 progress_stream=self.stderr._out,  # the bare stream: the bar redraws with \r
             )
             try:
-                result = importer.run()
+                importer.run()
             except SourceError as error:
                 raise CommandError(str(error)) from None
-        if report:
-            result.write(report)
-        self.stdout.write(result.summary())
+            finally:
+                # A run that stopped on an error still says what it did (complete: false); the next run resumes.
+                if report:
+                    importer.report.write(report)
+        self.stdout.write(importer.report.summary())
