@@ -1,13 +1,14 @@
 """Celery tasks only: each fetches by id and calls the runner, a service or the execution backend."""
 
 import logging
+import time
 import traceback
 
 from celery import Task as CeleryTaskBase
 from celery import shared_task
 from celery.exceptions import Ignore
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from . import runner, selectors, services
@@ -29,20 +30,33 @@ class SimulationTask(CeleryTaskBase):
 
     def on_success(self, retval, task_id, args, kwargs):
         simulation_pk, ordinal = args
-        simulation = _simulation(simulation_pk)
-        if simulation is not None:
-            services.task_apply_update(
-                simulation=simulation,
-                task_id=ordinal,
-                update=TaskUpdate(task_state=JobState.COMPLETED, end_time=timezone.now()),
-            )
+        end_time = timezone.now()
+        for wait in (*COMPLETE_RETRY_SECONDS, None):
+            try:
+                simulation = _simulation(simulation_pk)
+                if simulation is not None:
+                    update = TaskUpdate(task_state=JobState.COMPLETED, end_time=end_time)
+                    services.task_apply_update(simulation=simulation, task_id=ordinal, update=update)
+                return
+            except DatabaseError:
+                if wait is None:
+                    raise
+                # The result is stored; only the task row waits for the database to come back.
+                logger.warning(
+                    "task %s of simulation %s: database unreachable, completing in %s s", ordinal, simulation_pk, wait
+                )
+                connection.close()
+                time.sleep(wait)
 
 
 # Seconds before a task whose database was unreachable tries its claim again: 1, 2, 4, ... at most a minute.
 CLAIM_RETRY_MAX_SECONDS = 60
+# Waits before a finished task tries again to mark its row COMPLETED through a database outage (about 5 min).
+COMPLETE_RETRY_SECONDS = (1, 2, 4, 8, 15, 30, 60, 60, 60, 60)
 
 
-@shared_task(bind=True, base=SimulationTask, name=RUN_TASK)
+# No STARTED state: a second delivery of a finished task would store it over the task's result.
+@shared_task(bind=True, base=SimulationTask, name=RUN_TASK, track_started=False)
 def run_task(self, simulation_pk: int, task_id: int) -> list[dict]:
     """Runs one task of a DIRECT job; returns its estimators as the Celery result.
 
