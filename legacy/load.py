@@ -129,6 +129,7 @@ class Importer:
         self.cluster_map: dict[int, int | None] = {}
         self._placeholder: User | None = None
         self.skipped_users: set[int] = set()
+        self._renamed_to: set[tuple[str, str]] = set()
 
     # --- the run ------------------------------------------------------------------------------------
 
@@ -239,12 +240,14 @@ class Importer:
             return name, False
         base, attempt = name, 1
         while (
-            User.objects.filter(username=name, auth_provider=row["auth_provider"]).exists()
+            (name, row["auth_provider"]) in self._renamed_to  # taken earlier in this run (a dry run writes none)
+            or User.objects.filter(username=name, auth_provider=row["auth_provider"]).exists()
             or ImportedUser.objects.filter(legacy_username=name, auth_provider=row["auth_provider"]).exists()
             or self.source.username_exists(name, row["auth_provider"])
         ):
             name = username_with_suffix(base, row["id"], attempt)
             attempt += 1
+        self._renamed_to.add((name, row["auth_provider"]))
         return name, True
 
     def _import_user(self, row: dict) -> int | None:

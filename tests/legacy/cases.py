@@ -12,6 +12,7 @@ PASSWORDS = {  # legacy username -> (password, werkzeug method)
     "carol": ("carol-pbkdf2-260k", "pbkdf2:sha256:260000"),
     "Zoë 🚀": ("zoë-emoji-pw", "scrypt"),
     "  padded  ": ("padded-pw", "pbkdf2:sha256:260000"),
+    "padded ": ("other-padded-pw", "scrypt"),  # strips to the same name as the one before
     " bob": ("space-bob-pw", "scrypt"),
     "x" * 180: ("long-name-pw", "scrypt"),
     "": ("empty-name-pw", "pbkdf2:sha256:600000"),

@@ -180,6 +180,7 @@ def check_job_reads_back(sim, client):
 def expected_username(legacy_name: str, legacy_id: int) -> str:
     return {
         "  padded  ": "padded",
+        "padded ": f"padded-{legacy_id}",
         " bob": f"bob-{legacy_id}",
         "x" * 180: "x" * 150,
         "": f"yaptide-user-{legacy_id}",
@@ -198,7 +199,7 @@ def test_import_brings_every_user_job_result_and_log(legacy, tmp_path, db, djang
 
     assert report["complete"] and not report["dry_run"]
     summary = "\n".join(report["summary"])
-    assert "4 users renamed" in summary and "titles over 255 characters truncated" in summary
+    assert "5 users renamed" in summary and "titles over 255 characters truncated" in summary
     assert database.checksum() == before  # the source was never written
     # Users: every local user signs in with the old password (scrypt, pbkdf2 600k and 260k), renamed or not.
     for legacy_name, (password, _) in PASSWORDS.items():
@@ -208,7 +209,8 @@ def test_import_brings_every_user_job_result_and_log(legacy, tmp_path, db, djang
         assert YaptideUser.objects.get(username=username).password.startswith("md5$")  # re-hashed at login
     renamed = {(e["username"], e["renamed_to"]) for e in report["events"]["users_renamed"]}
     assert renamed == {
-        (name, expected_username(name, info["users"][name])) for name in ("  padded  ", " bob", "x" * 180, "")
+        (name, expected_username(name, info["users"][name]))
+        for name in ("  padded  ", "padded ", " bob", "x" * 180, "")
     }
     dave = YaptideUser.objects.get(username=EMPTY_PASSWORD_USER)
     assert not dave.has_usable_password()
@@ -408,7 +410,10 @@ def test_dry_run_checks_everything_and_writes_nothing(legacy, tmp_path, db):
     assert not User.objects.exists() and not Simulation.objects.exists() and not Cluster.objects.exists()
     assert not ImportedUser.objects.exists() and not ImportState.objects.exists()
     assert report["tables"]["Simulation"]["written"] == len(legacy_jobs(database))
-    assert report["events"]["payloads_nonfinite"] and report["events"]["users_renamed"]
+    assert report["events"]["payloads_nonfinite"]
+    real = run_import(database, tmp_path, name="real.json")
+    assert report["events"]["users_renamed"] == real["events"]["users_renamed"]  # the dry run tells the truth
+    assert report["events"]["simulations_closed"] == real["events"]["simulations_closed"]
 
 
 def test_import_into_a_database_with_data_remaps_ids_and_matches_users(legacy, tmp_path, db, submit, user):
