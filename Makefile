@@ -7,7 +7,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/yaptide
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run manage test test-sqlite test-postgres test-browser browser-deps lint services bench bench-availability clean
+.PHONY: run manage test test-sqlite test-postgres test-browser browser-deps lint services bench bench-availability bench-import clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ bench: venv services
 # Issue 14: availability with /health/ pollers and slow clients, worker memory of whole-results reads.
 bench-availability: venv services
 	$(BIN)/python -m bench.availability
+
+# The import benchmark of issue 12 (bench/import_legacy.py): generated yaptide databases, 2,500 to 10,000 jobs.
+bench-import: venv services
+	$(BIN)/python -m bench.import_legacy
 
 clean:
 	rm -rf $(VENV) var/

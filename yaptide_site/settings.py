@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "clusters",
     "simulations",
     "yaptide_compat",
+    "legacy",
 ]
 
 MIDDLEWARE = [
@@ -108,6 +109,14 @@ AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["accounts.backends.LocalPasswordBackend"]
 # Usernames are unique per auth provider, not globally; LocalPasswordBackend looks up local users only.
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]
+# Django's defaults, with a scrypt hasher that verifies imported yaptide (werkzeug) scrypt hashes (legacy app).
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "legacy.hashers.LegacyScryptPasswordHasher",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -7,7 +7,13 @@ os.environ.setdefault("DATABASE_URL", "sqlite://:memory:")
 
 from .settings import *  # noqa: E402,F403
 
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# MD5 for speed; the hashers of imported yaptide passwords too (tests/legacy log in with them).
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.MD5PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "legacy.hashers.LegacyScryptPasswordHasher",
+]
 FIELD_ENCRYPTION_KEYS = ["Zm9yLXRlc3RzLW9ubHktMzItYnl0ZXMtbG9uZy1rZXk="]
 # A signing key long enough for HS256 (the debug SECRET_KEY is short).
 SIMPLE_JWT = {**SIMPLE_JWT, "SIGNING_KEY": "test-only-jwt-signing-key-0123456789abcdef"}  # noqa: F405
