@@ -70,6 +70,12 @@ def keycloak_user_upsert(*, username: str) -> KeycloakUser:
     return user
 
 
+def keycloak_credentials_store(*, user: KeycloakUser, cert: str, private_key: str) -> None:
+    """Replaces the user's SSH certificate and key (encrypted at rest by their fields)."""
+    user.cert, user.private_key = cert, private_key
+    user.save(update_fields=["cert", "private_key"])
+
+
 def user_remove(*, user: User) -> None:
     """Removes a user and, with them, all their simulations; unfinished ones are canceled first."""
     for simulation in Simulation.objects.non_polymorphic().filter(user=user).exclude(job_state__in=TERMINAL_STATES):

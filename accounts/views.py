@@ -23,7 +23,7 @@ from .serializers import (
     TokensSerializer,
     UserSerializer,
 )
-from .services import keycloak_user_upsert, user_create_local
+from .services import keycloak_credentials_store, keycloak_user_upsert, user_create_local
 from .throttles import LoginAddressThrottle, LoginUsernameThrottle
 
 REFRESH_COOKIE_PATH = "/api/auth/"
@@ -173,4 +173,8 @@ class KeycloakLoginView(PublicView):
         username = claims["preferred_username"].strip()
         if len(username) > User._meta.get_field("username").max_length:
             return Response({"message": "invalid Keycloak token: preferred_username is too long"}, status=401)
-        return _logged_in(keycloak_user_upsert(username=username))
+        user = keycloak_user_upsert(username=username)
+        credentials = keycloak.fetch_ssh_credentials(token.strip())
+        if credentials is not None:
+            keycloak_credentials_store(user=user, cert=credentials[0], private_key=credentials[1])
+        return _logged_in(user)

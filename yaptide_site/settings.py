@@ -156,6 +156,9 @@ KEYCLOAK_JWKS_URL = env("KEYCLOAK_JWKS_URL", default="")
 KEYCLOAK_ISSUER = env("KEYCLOAK_ISSUER", default="")
 KEYCLOAK_AUDIENCE = env("KEYCLOAK_AUDIENCE", default="yaptide")
 KEYCLOAK_JWKS_CACHE_SECONDS = env.int("KEYCLOAK_JWKS_CACHE_SECONDS", default=300)
+# PLGrid's SSH certificate service, asked at each Keycloak login with the same bearer token: {cert, private}.
+CERT_AUTH_URL = env("CERT_AUTH_URL", default="")
+CERT_AUTH_TIMEOUT_SECONDS = env.float("CERT_AUTH_TIMEOUT_SECONDS", default=10)
 
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_ALLOW_CREDENTIALS = True
