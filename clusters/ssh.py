@@ -41,7 +41,8 @@ connections_opened = 0
 
 
 class CredentialsError(Exception):
-    """The user cannot connect: no certificate, an expired one, a wrong principal... (the message says which)."""
+    """Connecting cannot work until someone acts: no certificate, an expired one, a wrong principal, a host key
+    that is not pinned... (the message says which). Retrying does not help."""
 
 
 class ClusterUnreachable(Exception):
@@ -123,10 +124,17 @@ def check_certificate(cert_text: str, *, principal: str, now: datetime | None = 
 
 
 def _user_key(private_key: str, cert_text: str) -> paramiko.PKey:
-    try:
-        key = paramiko.PKey.from_private_key(io.StringIO(private_key))
-    except (paramiko.SSHException, ValueError) as error:
-        raise CredentialsError(f"the SSH private key cannot be read: {error}") from None
+    if not private_key.strip():
+        raise CredentialsError("no SSH private key: log in with Keycloak (PLGrid) again to get one")
+    key = None
+    for key_class in (paramiko.RSAKey, paramiko.Ed25519Key, paramiko.ECDSAKey):
+        try:
+            key = key_class.from_private_key(io.StringIO(private_key))
+            break
+        except (paramiko.SSHException, ValueError):
+            continue
+    if key is None:
+        raise CredentialsError("the SSH private key cannot be read (RSA, Ed25519 or ECDSA without a passphrase)")
     try:
         key.load_certificate(cert_text.strip())
     except ValueError as error:
@@ -292,7 +300,7 @@ def cluster_session(cluster, user) -> Iterator[ClusterSession]:
             )
         except paramiko.BadHostKeyException as error:
             client.close()
-            raise ClusterUnreachable(f"{cluster.cluster_name}: the host key is not the pinned one ({error})") from None
+            raise CredentialsError(f"{cluster.cluster_name}: the host key is not the pinned one ({error})") from None
         except CredentialsError:
             client.close()
             raise
