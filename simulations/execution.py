@@ -35,6 +35,10 @@ def simulation_dispatch(*, simulation_id: int, update_key: str) -> None:
     from . import tasks
 
     simulation = Simulation.objects.non_polymorphic().filter(pk=simulation_id).first()
+    if simulation is not None and simulation.platform == Platform.BATCH:
+        # SSH happens in a worker, never in the request that submitted.
+        tasks.slurm_submit.apply_async(args=(simulation_id, update_key), queue=_queue())
+        return
     if simulation is None or simulation.platform != Platform.DIRECT:
         return
     ordinals = list(
@@ -84,6 +88,11 @@ def simulation_revoke(*, simulation_id: int) -> None:
     the revoke is only a best-effort extra. Results of the tasks that completed are merged and kept.
     """
     simulation = Simulation.objects.non_polymorphic().filter(pk=simulation_id).first()
+    if simulation is not None and simulation.platform == Platform.BATCH:
+        from . import tasks
+
+        tasks.slurm_cancel.apply_async(args=(simulation_id,), queue=_queue())
+        return
     if simulation is None or simulation.platform != Platform.DIRECT:
         return
     if _can_broadcast():

@@ -24,8 +24,17 @@ class SubmitSerializer(serializers.Serializer):
         allow_null=True,
         help_text="Simulator input files, name to text (input_type files).",
     )
-    platform = serializers.CharField(max_length=16, required=False, help_text="DIRECT (default); BATCH comes later.")
-    batch_options = serializers.JSONField(required=False, help_text="Batch (Slurm) options: not available yet.")
+    platform = serializers.CharField(
+        max_length=16, required=False, help_text="DIRECT (default) or BATCH (Slurm; Keycloak users with a certificate)."
+    )
+    cluster = serializers.CharField(
+        max_length=255, required=False, help_text="BATCH: the cluster's name (or batch_options.cluster_name)."
+    )
+    batch_options = serializers.JSONField(
+        required=False,
+        help_text="BATCH: {array_options, array_header, collect_options, collect_header, cluster_name}; sbatch "
+        "options from an allow-list (--time, --mem, --partition, --account, ...), headers of #SBATCH lines only.",
+    )
 
     def validate_sim_type(self, value: str) -> str:
         value = value.strip().lower()
@@ -45,11 +54,39 @@ class SubmitSerializer(serializers.Serializer):
             raise serializers.ValidationError(f"unknown platform {value!r}; one of DIRECT, BATCH")
         return value
 
-    def validate(self, attrs):
-        if attrs.get("platform") == Platform.BATCH or "batch_options" in attrs:
-            raise serializers.ValidationError(
-                {"platform": ["batch simulations are not available yet; submit without batch_options"]}
+    def _batch_check(self, cluster, attrs, batch_options) -> dict:
+        from yaptide_site.errors import InvalidInput
+
+        from .batch import submission_check
+
+        try:
+            return submission_check(
+                user=self.context["user"],
+                cluster=cluster,
+                sim_type=attrs["sim_type"],
+                input_type=attrs["input_type"],
+                batch_options=batch_options,
             )
+        except InvalidInput as error:
+            raise serializers.ValidationError({error.field or "batch_options": [error.message]}) from None
+
+    def validate(self, attrs):
+        from clusters.models import Cluster
+
+        batch_options = attrs.pop("batch_options", None)
+        cluster_name = attrs.pop("cluster", None)
+        if attrs.get("platform") == Platform.BATCH:
+            if cluster_name is None and isinstance(batch_options, dict):
+                cluster_name = batch_options.get("cluster_name")
+            if not cluster_name:
+                raise serializers.ValidationError({"cluster": ["BATCH simulations need a cluster (its name)"]})
+            cluster = Cluster.objects.filter(cluster_name=cluster_name).first()
+            if cluster is None:
+                raise serializers.ValidationError({"cluster": [f"unknown cluster {cluster_name!r}"]})
+            attrs["cluster"] = cluster
+            attrs["batch_options"] = self._batch_check(cluster, attrs, batch_options)
+        elif batch_options is not None or cluster_name is not None:
+            raise serializers.ValidationError({"platform": ["cluster and batch_options are for platform BATCH"]})
         if attrs["input_type"] == InputType.EDITOR:
             if not isinstance(attrs.get("input_json"), dict):
                 raise serializers.ValidationError({"input_json": ["input_type editor needs input_json (an object)"]})
@@ -58,8 +95,7 @@ class SubmitSerializer(serializers.Serializer):
             if not attrs.get("input_files"):
                 raise serializers.ValidationError({"input_files": ["input_type files needs input_files"]})
             attrs["input_json"] = None
-        attrs.pop("batch_options", None)
-        attrs["platform"] = Platform.DIRECT
+        attrs.setdefault("platform", Platform.DIRECT)
         return attrs
 
 

@@ -112,11 +112,13 @@ def simulation_submit(
     title: str = "",
     platform: str = Platform.DIRECT,
     cluster: Cluster | None = None,
+    batch_options: dict | None = None,
 ) -> tuple[Simulation, str]:
     """Creates a PENDING simulation with its input and tasks, and dispatches it after commit.
 
     Returns the simulation and its update key (shown only here). A DIRECT job whose simulator cannot run
-    here (e.g. its executable is missing) is refused with InvalidInput before anything is created.
+    here (e.g. its executable is missing) is refused with InvalidInput before anything is created. BATCH
+    submissions are checked by batch.submission_check first (the API does); batch_options is what it returned.
     """
     if platform == Platform.DIRECT:
         if sim_type not in SIMULATORS:
@@ -140,6 +142,8 @@ def simulation_submit(
     if input_type == InputType.EDITOR:
         payload["input_json"] = input_json
     payload["primaries_per_task"] = per_task
+    if platform == Platform.BATCH and batch_options is not None:
+        payload["batch_options"] = batch_options
     inp = Input(simulation=simulation)
     inp.data = payload
     inp.save()
@@ -322,7 +326,10 @@ def tasks_fail_stale(*, stale_seconds: int) -> list[tuple[str, int]]:
     of the tasks it failed. Staleness is checked again under the lock, so a task that just reported survives.
     """
     cutoff = timezone.now() - timedelta(seconds=stale_seconds)
-    candidates = Task.objects.non_polymorphic().filter(task_state=JobState.RUNNING, last_update_time__lt=cutoff)
+    # Batch tasks are left to the Slurm reconciler, which asks the cluster instead of guessing from silence.
+    candidates = Task.objects.non_polymorphic().filter(
+        task_state=JobState.RUNNING, last_update_time__lt=cutoff, platform=Platform.DIRECT
+    )
     failed = []
     for simulation_pk, task_id in candidates.values_list("simulation_id", "task_id"):
         with transaction.atomic():

@@ -157,7 +157,7 @@ class SimulationViewSet(viewsets.GenericViewSet):
         return self.get_paginated_response([simulation_item(row, progress.get(row["id"])) for row in rows])
 
     def create(self, request):
-        serializer = SubmitSerializer(data=request.data)
+        serializer = SubmitSerializer(data=request.data, context={"user": request.user})
         serializer.is_valid(raise_exception=True)
         simulation, _update_key = simulation_submit(user=request.user, **serializer.validated_data)
         return Response(simulation_detail_body(request.user, simulation.job_id), status=status.HTTP_201_CREATED)

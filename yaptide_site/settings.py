@@ -217,7 +217,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "simulations.reap_stale_tasks",
         "schedule": float(env.int("REAPER_INTERVAL_SECONDS", default=60)),
     },
+    # Asks whether a round is due per (cluster, user); each cluster's poll_seconds (>= 10 s) sets the pace.
+    "slurm-reconcile": {
+        "task": "simulations.slurm_reconcile_all",
+        "schedule": float(env.int("SLURM_RECONCILE_TICK_SECONDS", default=5)),
+    },
 }
+# --- Slurm batch jobs -----------------------------------------------------------------------------------
+# Job folders go to <cluster scratch>/<SLURM_JOB_FOLDER>/<job_id>.
+SLURM_JOB_FOLDER = env("SLURM_JOB_FOLDER", default="yaptide")
+# An unreachable cluster is retried after SLURM_RETRY_SECONDS, doubling up to SLURM_MAX_BACKOFF_SECONDS.
+SLURM_RETRY_SECONDS = env.int("SLURM_RETRY_SECONDS", default=10)
+SLURM_MAX_BACKOFF_SECONDS = env.int("SLURM_MAX_BACKOFF_SECONDS", default=600)
+SLURM_SUBMIT_RETRIES = env.int("SLURM_SUBMIT_RETRIES", default=8)
 
 # --- Simulations ----------------------------------------------------------------------------------
 # Tasks that sent no update for this long are marked FAILED by the periodic reaper.

@@ -29,7 +29,17 @@ class Loopback:
     def ssh(self, command: str, *, check: bool = True) -> subprocess.CompletedProcess:
         """`command` on the login node with the OpenSSH client (the test's own view of the cluster)."""
         return subprocess.run(
-            ["ssh", "-F", str(self.ssh_config), "-o", "ControlMaster=no", "-o", "ControlPath=none", "yaptideci", command],
+            [
+                "ssh",
+                "-F",
+                str(self.ssh_config),
+                "-o",
+                "ControlMaster=no",
+                "-o",
+                "ControlPath=none",
+                "yaptideci",
+                command,
+            ],
             capture_output=True,
             text=True,
             check=check,
@@ -49,7 +59,9 @@ class Loopback:
 
 def loopback() -> Loopback:
     env_file = BASE / "env"
-    assert env_file.exists(), f"the loopback Slurm cluster is not running ({env_file} missing): make test-slurm starts it"
+    assert env_file.exists(), (
+        f"the loopback Slurm cluster is not running ({env_file} missing): make test-slurm starts it"
+    )
     values = dict(re.findall(r"^export (\w+)=(.*)$", env_file.read_text(), flags=re.M))
     return Loopback(
         host=values["SLURM_LOOPBACK_HOST"],
