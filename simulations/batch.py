@@ -369,7 +369,8 @@ def _reconcile_job(session: ClusterSession, simulation: BatchSimulation, live: d
                 update = TaskUpdate(task_state=JobState.COMPLETED)
             else:
                 reason = SLURM_FAILURES.get(seen.state, f"Slurm state {seen.state}")
-                log = f"Slurm: {seen.state} (exit code {seen.detail}): {reason}\n\n{_task_log(session, simulation, task_id)}"
+                log = f"Slurm: {seen.state} (exit code {seen.detail}): {reason}\n\n"
+                log += _task_log(session, simulation, task_id)
                 services.logfiles_store(simulation=simulation, logfiles={f"task_{task_id}/slurm.log": log})
                 update = TaskUpdate(task_state=JobState.FAILED)
             services.task_apply_update(simulation=simulation, task_id=task_id, update=update)

@@ -182,9 +182,21 @@ def collect(job_dir: str) -> int:
                 completed.append(os.path.dirname(state_file))
     if not completed:
         return fail("no task completed: nothing to merge")
+    with open(os.path.join(job_dir, "tasks.json")) as handle:
+        command_lines = json.load(handle)
     for workdir in completed:
+        task_id = int(os.path.basename(workdir).split("_", 1)[1])
+        argv = command_lines.get(str(task_id), [])
+        seed = argv[argv.index("-N") + 1] if "-N" in argv else None
         for path in glob.glob(os.path.join(workdir, "*.bdo")):
-            link = os.path.join(merge_dir, os.path.basename(path))
+            # SHIELD-HIT12A ends each file name with the RNG seed; convertmc groups files by the name before a
+            # 4-digit running number, so the links carry the task ordinal there instead.
+            stem = os.path.basename(path)[: -len(".bdo")]
+            for suffix in (f"{int(seed):04d}", seed) if seed else ():
+                if stem.endswith(suffix) and len(stem) > len(suffix):
+                    stem = f"{stem[: -len(suffix)]}{task_id:04d}"
+                    break
+            link = os.path.join(merge_dir, f"{stem}.bdo")
             if os.path.lexists(link):
                 return fail(f"two tasks wrote {os.path.basename(path)}")
             os.symlink(path, link)

@@ -2,8 +2,11 @@ import pytest
 
 from accounts.models import KeycloakUser
 from clusters.models import Cluster
+from tests.conftest import api_client_for
 
 from .loopback import loopback
+
+BASE_PRELUDE = 'export PATH="/opt/yaptide-cluster/bin:$PATH"'
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +22,7 @@ def cluster(db, cluster_side):
         ssh_host=cluster_side.host,
         ssh_port=cluster_side.port,
         host_keys=cluster_side.known_hosts.read_text(),
-        prelude='export PATH="/opt/yaptide-cluster/bin:$PATH"',
+        prelude=BASE_PRELUDE,
         scratch="$SCRATCH",
         poll_seconds=10,
         max_channels=4,
@@ -32,3 +35,22 @@ def plg_user(db, cluster_side):
     return KeycloakUser.objects.create(
         username=cluster_side.user, cert=cluster_side.cert.read_text(), private_key=cluster_side.key.read_text()
     )
+
+
+@pytest.fixture
+def batch_stack(transactional_db, live_server, celery_workers, cluster, plg_user):
+    """A live server the cluster calls back, a real Celery worker with beat (the reconciler), and the user."""
+    cluster.callback_url = live_server.url
+    cluster.save()
+    worker = celery_workers.start(concurrency=3, beat=True, SLURM_RECONCILE_TICK_SECONDS="1", SLURM_RETRY_SECONDS="1")
+    return BatchStack(cluster=cluster, user=plg_user, client=api_client_for(plg_user), worker=worker)
+
+
+class BatchStack:
+    def __init__(self, *, cluster, user, client, worker):
+        self.cluster, self.user, self.client, self.worker = cluster, user, client, worker
+
+    def set_prelude(self, *lines: str) -> None:
+        """Cluster-side environment of the jobs (the fake simulator reads FAKE_SIM_* variables)."""
+        self.cluster.prelude = "\n".join([BASE_PRELUDE, *lines])
+        self.cluster.save()
