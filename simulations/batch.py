@@ -21,7 +21,14 @@ from django.utils import timezone
 from accounts.models import KeycloakUser
 from clusters import slurm
 from clusters.models import Cluster
-from clusters.ssh import ClusterSession, ClusterUnreachable, CommandFailed, CredentialsError, cluster_session
+from clusters.ssh import (
+    ClusterSession,
+    ClusterUnreachable,
+    CommandFailed,
+    CredentialsError,
+    check_certificate,
+    cluster_session,
+)
 from yaptide_site.errors import InvalidInput
 
 from . import services
@@ -69,6 +76,10 @@ def submission_check(*, user, cluster: Cluster | None, sim_type: str, input_type
             "your account has no SSH certificate for the clusters yet: log in with PLGrid again to get one",
             field="platform",
         )
+    try:
+        check_certificate(real_user.cert, principal=real_user.username)
+    except CredentialsError as error:
+        raise InvalidInput(f"your SSH certificate cannot be used: {error}", field="platform") from None
     if cluster is None:
         raise InvalidInput("batch simulations need a cluster", field="cluster")
     if not cluster.reachable:

@@ -1,5 +1,8 @@
 """POST /api/simulations/ with platform BATCH: who may, with which cluster and options (no cluster contacted)."""
 
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from accounts.models import KeycloakUser
@@ -24,10 +27,20 @@ def cluster():
     return ClusterFactory(cluster_name="ares", ssh_host="127.0.0.1", ssh_port=2222, host_keys=HOST_KEY)
 
 
+def certificate(folder: Path, *, principal: str = "plgmarie", validity: str = "-5m:+1d") -> tuple[str, str]:
+    """(certificate, private key) signed by a throw-away user CA, as the certificate service hands them out."""
+    for name in ("ca", "user"):
+        if not (folder / name).exists():
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(folder / name)], check=True)
+    command = ["ssh-keygen", "-q", "-s", str(folder / "ca"), "-I", "t", "-n", principal, "-V", validity]
+    subprocess.run([*command, str(folder / "user.pub")], check=True)
+    return (folder / "user-cert.pub").read_text(), (folder / "user").read_text()
+
+
 @pytest.fixture
-def plg_client():
-    user = KeycloakUser.objects.create(username="plgmarie", cert="ssh-rsa-cert-v01@openssh.com AAAA", private_key="k")
-    return api_client_for(user)
+def plg_client(tmp_path):
+    cert, key = certificate(tmp_path)
+    return api_client_for(KeycloakUser.objects.create(username="plgmarie", cert=cert, private_key=key))
 
 
 def batch_body(**overrides) -> dict:
@@ -108,3 +121,21 @@ def test_batch_fields_on_a_direct_submission_are_400(api_client, cluster, extra)
     response = api_client.post(URL, body, format="json")
     assert response.status_code == 400
     assert "for platform BATCH" in response.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("validity", "principal", "message"),
+    [
+        ("20200101:20200102", "plgmarie", "certificate expired at 2020-01-02 00:00:00 UTC"),
+        ("-5m:+1d", "plgsomeone", "is for plgsomeone, not for 'plgmarie'"),
+    ],
+)
+def test_an_unusable_certificate_is_400_with_its_reason(cluster, tmp_path, validity, principal, message):
+    cert, key = certificate(tmp_path, principal=principal, validity=validity)
+    client = api_client_for(KeycloakUser.objects.create(username="plgmarie", cert=cert, private_key=key))
+
+    response = client.post(URL, batch_body(), format="json")
+
+    assert response.status_code == 400
+    assert message in response.json()["message"]
+    assert not Simulation.objects.exists()

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from clusters import slurm
 from simulations.models import BatchSimulation
 from simulations.simulators import process, shieldhit
-from tests.simulations.pipeline_helpers import assert_merged, logfiles, results, task_states, wait_for_state
+from tests.simulations.pipeline_helpers import assert_merged, detail, logfiles, results, task_states, wait_for_state
 from tests.workers import wait_for
 
 pytestmark = [pytest.mark.slurm, pytest.mark.integration]
@@ -81,3 +82,95 @@ def test_a_four_task_job_completes_with_the_weighted_average_of_its_tasks(batch_
     assert_merged(merged, task_outputs(job_id, [1, 2, 3, 4]))
     simulation = BatchSimulation.objects.get(job_id=job_id)
     assert simulation.array_id and simulation.collect_id and simulation.job_dir.endswith(job_id)
+
+
+def only_task(task_id: int, line: str) -> str:
+    """A prelude line that applies to one array task only."""
+    return f'if [ "${{SLURM_ARRAY_TASK_ID:-}}" = {task_id} ]; then {line}; fi'
+
+
+def test_a_failing_task_fails_with_its_log_and_the_job_merges_the_rest(batch_stack):
+    batch_stack.set_prelude("export FAKE_SIM_SECONDS=2", only_task(2, "export FAKE_SIM_MODE=fail"))
+
+    job_id = submit_batch(batch_stack.client, ntasks=3)
+    body = wait_for_state(batch_stack.client, job_id, "COMPLETED", "FAILED", timeout=120)
+
+    assert body["job_state"] == "COMPLETED"
+    assert task_states(body) == {1: "COMPLETED", 2: "FAILED", 3: "COMPLETED"}
+    logs = logfiles(batch_stack.client, job_id)
+    assert "fake simulator crashed" in logs["task_2/task.log"]
+    assert_merged(results(batch_stack.client, job_id), task_outputs(job_id, [1, 3]))
+
+
+def test_a_job_whose_tasks_all_fail_is_failed_with_their_logs_and_no_results(batch_stack):
+    batch_stack.set_prelude("export FAKE_SIM_SECONDS=1", "export FAKE_SIM_MODE=fail")
+
+    job_id = submit_batch(batch_stack.client, ntasks=2)
+    body = wait_for_state(batch_stack.client, job_id, "COMPLETED", "FAILED", timeout=120)
+
+    assert body["job_state"] == "FAILED"
+    assert task_states(body) == {1: "FAILED", 2: "FAILED"}
+    logs = logfiles(batch_stack.client, job_id)
+    assert all("fake simulator crashed" in logs[f"task_{n}/task.log"] for n in (1, 2))
+    # The collect job found nothing to merge: it refused, and no empty results were stored.
+    folder = job_dir(job_id)
+    wait_for(lambda: (folder / "output" / "STATE").exists(), timeout=60, what="collect job ended")
+    assert "no task completed" in (folder / "output" / "collect.log").read_text()
+    assert results(batch_stack.client, job_id) == []
+
+
+def test_cancel_while_running_cancels_in_slurm_too_and_the_collect_job_never_runs(batch_stack, cluster_side):
+    batch_stack.set_prelude("export FAKE_SIM_SECONDS=120")
+    job_id = submit_batch(batch_stack.client, ntasks=2)
+    wait_for(
+        lambda: set(task_states(detail(batch_stack.client, job_id)).values()) == {"RUNNING"},
+        timeout=90,
+        what="tasks running",
+    )
+    folder = job_dir(job_id)
+    simulation = BatchSimulation.objects.get(job_id=job_id)
+
+    response = batch_stack.client.post(f"/api/simulations/{job_id}/cancel/")
+
+    assert response.status_code == 200
+    assert response.json()["job_state"] == "CANCELED"
+    assert set(task_states(response.json()).values()) == {"CANCELED"}
+    ids = f"{simulation.array_id},{simulation.collect_id}"
+
+    def slurm_states():
+        out = cluster_side.ssh(slurm.shell(slurm.sacct_command(ids.split(",")))).stdout
+        return {job: state.state for job, state in slurm.parse_sacct(out).items()}
+
+    states = wait_for(
+        lambda: (s := slurm_states()) and len(s) == 3 and set(s.values()) == {"CANCELLED"} and s,
+        timeout=60,
+        what="array and collect CANCELLED in sacct",
+    )
+    assert set(states) == {f"{simulation.array_id}_1", f"{simulation.array_id}_2", simulation.collect_id}
+    wait_for(lambda: not folder.exists(), timeout=60, what="job folder removed")
+    assert detail(batch_stack.client, job_id)["job_state"] == "CANCELED"
+
+
+def test_a_time_limit_exceeded_is_picked_up_by_the_reconciler_as_timeout(batch_stack):
+    batch_stack.set_prelude("export FAKE_SIM_SECONDS=600")
+
+    job_id = submit_batch(batch_stack.client, ntasks=1, batch_options={"array_options": "--time=0:05"})
+    body = wait_for_state(batch_stack.client, job_id, "COMPLETED", "FAILED", timeout=180)
+
+    assert body["job_state"] == "FAILED"
+    assert task_states(body) == {1: "FAILED"}
+    log = logfiles(batch_stack.client, job_id)["task_1/slurm.log"]
+    assert log.startswith("Slurm: TIMEOUT") and "time limit" in log
+
+
+def test_without_a_route_from_the_cluster_the_reconciler_completes_the_job_and_fetches_results(batch_stack):
+    batch_stack.cluster.callback_url = "http://127.0.0.1:9"  # nothing listens: every push fails
+    batch_stack.set_prelude("export FAKE_SIM_SECONDS=1")
+
+    job_id = submit_batch(batch_stack.client, ntasks=2)
+    body = wait_for_state(batch_stack.client, job_id, "COMPLETED", "FAILED", timeout=150)
+
+    assert body["job_state"] == "COMPLETED", logfiles(batch_stack.client, job_id)
+    assert task_states(body) == {1: "COMPLETED", 2: "COMPLETED"}
+    assert "Connection refused" in (job_dir(job_id) / "logs" / "task_1.out").read_text()
+    assert_merged(results(batch_stack.client, job_id), task_outputs(job_id, [1, 2]))
