@@ -166,22 +166,24 @@ def collect(job_dir: str) -> int:
     os.makedirs(merge_dir, exist_ok=True)
     log_path = os.path.join(output_dir, "collect.log")
 
-    def fail(message: str) -> int:
+    def fail(message: str, job_failed: bool = True) -> int:
         with open(log_path, "a") as handle:
             handle.write(f"[yaptide] collect failed: {message}\n")
         write_state(output_dir, "FAILED")
         backend.post("logfiles/", {"logfiles": {"collect.log": tail(log_path)}})
-        backend.post("", {"job_state": "FAILED", "end_time": now()})
+        if job_failed:
+            backend.post("", {"job_state": "FAILED", "end_time": now()})
         return 1
 
-    backend.post("", {"job_state": "MERGING_RUNNING"}, attempts=1)
     completed = []
     for state_file in sorted(glob.glob(os.path.join(job_dir, "task_*", "STATE"))):
         with open(state_file) as handle:
             if handle.read().strip() == "COMPLETED":
                 completed.append(os.path.dirname(state_file))
     if not completed:
-        return fail("no task completed: nothing to merge")
+        # The job's state follows from its tasks' states (each FAILED, by its own report or the reconciler's).
+        return fail("no task completed: nothing to merge", job_failed=False)
+    backend.post("", {"job_state": "MERGING_RUNNING"}, attempts=1)
     with open(os.path.join(job_dir, "tasks.json")) as handle:
         command_lines = json.load(handle)
     for workdir in completed:
