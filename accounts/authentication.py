@@ -1,14 +1,10 @@
-from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 from rest_framework_simplejwt.settings import api_settings
 
-from .models import User
-
-_USER_FIELDS = ("id", "is_superuser", "username", "auth_provider", "is_active", "is_staff")
-_USER_SQL = f"SELECT {', '.join(_USER_FIELDS)} FROM {User._meta.db_table} WHERE id = %s"
+from .selectors import token_user
 
 ACCESS_COOKIE = "access_token"
 REFRESH_COOKIE = "refresh_token"
@@ -33,10 +29,7 @@ class CookieOrHeaderJWTAuthentication(JWTAuthentication):
             user_id = int(validated_token[api_settings.USER_ID_CLAIM])
         except (KeyError, TypeError, ValueError):
             raise InvalidToken(_("Token contained no recognizable user identification")) from None
-        with connection.cursor() as cursor:
-            cursor.execute(_USER_SQL, [user_id])
-            row = cursor.fetchone()
-        user = None if row is None else User.from_db(connection.alias, _USER_FIELDS, row)
+        user = token_user(user_id)
         if user is None or not user.is_active:
             raise AuthenticationFailed(_("User not found or inactive"), code="user_not_found")
         return user

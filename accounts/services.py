@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 
 from simulations.choices import TERMINAL_STATES
 from simulations.models import Simulation
-from simulations.services import simulation_cancel
+from simulations.services import simulation_cancel, simulation_delete
 from yaptide_site.errors import Conflict, InvalidInput
 
 from .models import KeycloakUser, User, YaptideUser
@@ -76,9 +76,12 @@ def keycloak_credentials_store(*, user: KeycloakUser, cert: str, private_key: st
     user.save(update_fields=["cert", "private_key"])
 
 
+@transaction.atomic
 def user_remove(*, user: User) -> None:
-    """Removes a user and, with them, all their simulations; unfinished ones are canceled first."""
-    for simulation in Simulation.objects.non_polymorphic().filter(user=user).exclude(job_state__in=TERMINAL_STATES):
-        simulation_cancel(simulation=simulation)
-    with transaction.atomic():
-        User.objects.non_polymorphic().filter(pk=user.pk).delete()
+    """Removes a user and, with them, all their simulations, in one transaction; unfinished ones are canceled
+    first (their workers are told once it commits)."""
+    for simulation in Simulation.objects.non_polymorphic().filter(user=user):
+        if simulation.job_state not in TERMINAL_STATES:
+            simulation_cancel(simulation=simulation)
+        simulation_delete(simulation=simulation)
+    User.objects.non_polymorphic().filter(pk=user.pk).delete()

@@ -20,7 +20,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yaptide_site.settings")
 django.setup()
 
 import orjson  # noqa: E402
-from django.contrib.contenttypes.models import ContentType  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.urls import NoReverseMatch, Resolver404, resolve  # noqa: E402
@@ -28,9 +28,10 @@ from django.utils import timezone  # noqa: E402
 
 from accounts.services import user_create_local  # noqa: E402
 from bench.mixed import editor_input, mixed_estimators, mixed_pages  # noqa: E402
-from simulations import execution, payloads  # noqa: E402
+from simulations import payloads  # noqa: E402
 from simulations.choices import JobState, Platform  # noqa: E402
-from simulations.models import CelerySimulation, CeleryTask, Simulation, Task  # noqa: E402
+from simulations.execution.celery import CeleryBackend  # noqa: E402
+from simulations.models import CelerySimulation, CeleryTask, Simulation  # noqa: E402
 from simulations.services import (  # noqa: E402
     TaskUpdate,
     results_store,
@@ -38,6 +39,7 @@ from simulations.services import (  # noqa: E402
     simulation_submit,
     task_apply_update,
 )
+from yaptide_site.db import bulk_create_polymorphic  # noqa: E402
 
 # Marks in captured parameters that the replay replaces: the reported primaries and "now".
 K_MARK = 987_654_321
@@ -46,11 +48,14 @@ LIST_SIMULATIONS = 10_000
 DELETE_ESTIMATORS, DELETE_PAGES_EACH = 10, 100
 
 
-def _no_dispatch(**kwargs) -> None:
+class _HeldBackend(CeleryBackend):
     """The benchmark runs no simulation workers: submitted jobs stay PENDING."""
 
+    def dispatch(self, **kwargs) -> None:
+        pass
 
-execution.simulation_dispatch = _no_dispatch
+
+settings.SIMULATION_BACKENDS = {**settings.SIMULATION_BACKENDS, Platform.DIRECT: f"{__name__}._HeldBackend"}
 
 
 def _user(name: str) -> dict:
@@ -166,58 +171,43 @@ def _capture_delete(simulation: Simulation, user) -> dict:
 
 def _bulk_list_simulations(user, count: int) -> None:
     """`count` finished simulations of one user with 2 tasks each, in a few bulk statements."""
-    sim_ct = ContentType.objects.get_for_model(CelerySimulation, for_concrete_model=False)
-    task_ct = ContentType.objects.get_for_model(CeleryTask, for_concrete_model=False)
     now = timezone.now()
     states = [JobState.COMPLETED] * 8 + [JobState.FAILED, JobState.RUNNING]
     batch = 2000
     for offset in range(0, count, batch):
-        parents = []
+        simulations = []
         for i in range(offset, min(offset + batch, count)):
             start = now - timedelta(minutes=7 * (count - i))
             state = states[i % len(states)]
-            parents.append(
-                Simulation(
+            simulations.append(
+                CelerySimulation(
                     job_id=f"{start:%Y%m%d-%H%M%S}-{secrets.token_hex(16)}{Platform.DIRECT}",
                     user=user,
                     start_time=start,
                     end_time=None if state == JobState.RUNNING else start + timedelta(minutes=5),
                     title=f"run {i}",
-                    platform=Platform.DIRECT,
                     input_type="EDITOR",
                     sim_type="shieldhit",
                     job_state=state,
-                    polymorphic_ctype=sim_ct,
                 )
             )
         with transaction.atomic():
-            parents = Simulation.objects.non_polymorphic().bulk_create(parents)
-            with connection.cursor() as cursor:
-                cursor.executemany(
-                    f"INSERT INTO {CelerySimulation._meta.db_table} (simulation_ptr_id, merge_id) VALUES (%s, '')",
-                    [[p.pk] for p in parents],
-                )
-            tasks = []
-            for p in parents:
-                for n in range(2):
-                    done = p.job_state == JobState.COMPLETED
-                    tasks.append(
-                        Task(
-                            simulation=p,
-                            task_id=n,
-                            requested_primaries=50_000,
-                            simulated_primaries=50_000 if done else 20_000,
-                            task_state=p.job_state,
-                            platform=Platform.DIRECT,
-                            polymorphic_ctype=task_ct,
-                        )
+            simulations = bulk_create_polymorphic(CelerySimulation, simulations)
+            done = {JobState.COMPLETED}
+            bulk_create_polymorphic(
+                CeleryTask,
+                (
+                    CeleryTask(
+                        simulation=simulation,
+                        task_id=n,
+                        requested_primaries=50_000,
+                        simulated_primaries=50_000 if simulation.job_state in done else 20_000,
+                        task_state=simulation.job_state,
                     )
-            tasks = Task.objects.non_polymorphic().bulk_create(tasks)
-            with connection.cursor() as cursor:
-                cursor.executemany(
-                    f"INSERT INTO {CeleryTask._meta.db_table} (task_ptr_id, celery_id) VALUES (%s, '')",
-                    [[t.pk] for t in tasks],
-                )
+                    for simulation in simulations
+                    for n in range(2)
+                ),
+            )
 
 
 def setup(out: str, upload_simulations: int) -> None:

@@ -97,18 +97,6 @@ class BatchOptions:
     def collect_header_lines(self) -> str:
         return header_lines(self.collect_header)
 
-    def as_json(self) -> dict:
-        def listed(options):
-            return [[option.name, option.value] for option in options]
-
-        return {
-            "cluster_name": self.cluster_name,
-            "array_options": listed(self.array_options),
-            "array_header": listed(self.array_header),
-            "collect_options": listed(self.collect_options),
-            "collect_header": listed(self.collect_header),
-        }
-
 
 def _option(name: str, value: str | None, where: str) -> SbatchOption:
     name = SHORT_OPTIONS.get(name, name)
@@ -208,22 +196,6 @@ def parse_batch_options(value) -> BatchOptions:
         array_header=parse_sbatch_header(value.get("array_header"), "batch_options.array_header"),
         collect_options=parse_sbatch_options(value.get("collect_options"), "batch_options.collect_options"),
         collect_header=parse_sbatch_header(value.get("collect_header"), "batch_options.collect_header"),
-    )
-
-
-def batch_options_from_json(data: dict | None) -> BatchOptions:
-    """BatchOptions back from BatchOptions.as_json() (stored with the input); validated again."""
-    data = data or {}
-
-    def options(key):
-        return tuple(_option(name, value, key) for name, value in data.get(key) or [])
-
-    return BatchOptions(
-        cluster_name=data.get("cluster_name") or "",
-        array_options=options("array_options"),
-        array_header=options("array_header"),
-        collect_options=options("collect_options"),
-        collect_header=options("collect_header"),
     )
 
 

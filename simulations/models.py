@@ -102,6 +102,7 @@ class CeleryTask(Task):
     """A task run by a Celery worker; celery_id is assigned before dispatch so a cancel can revoke it."""
 
     PLATFORM = Platform.DIRECT
+    FIRST_ORDINAL = 0
 
     celery_id = models.CharField(max_length=255, blank=True, default="")
 
@@ -113,9 +114,17 @@ class BatchTask(Task):
     """A task run as one element of a Slurm job array (task_id = SLURM_ARRAY_TASK_ID)."""
 
     PLATFORM = Platform.BATCH
+    FIRST_ORDINAL = 1
 
     class Meta:
         verbose_name = "batch task"
+
+
+# The simulation and task classes of each platform.
+PLATFORM_CLASSES: dict[str, tuple[type[Simulation], type[Task]]] = {
+    Platform.DIRECT: (CelerySimulation, CeleryTask),
+    Platform.BATCH: (BatchSimulation, BatchTask),
+}
 
 
 class Input(CompressedPayload):

@@ -3,13 +3,17 @@ loaded by lists, and results blobs are returned as stored (for splicing into res
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
-from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Q, QuerySet
+from django.utils import timezone
 
 from yaptide_site.errors import InvalidInput, NotFound
 
-from .models import Estimator, Input, Logfiles, Page, Simulation, Task
+from . import sql
+from .choices import JobState
+from .execution import reaped_platforms
+from .models import Estimator, Input, Logfiles, Simulation, Task
 
 JOB_ID_PATTERN = re.compile(r"[0-9A-Za-z_-]{1,64}")
 LIST_FIELDS = (
@@ -46,54 +50,45 @@ def simulation_progress(*, simulation_ids: list[int]) -> dict[int, dict[str, int
     """Task count and requested/simulated primaries summed per simulation, in one query."""
     if not simulation_ids:
         return {}
-    rows = _fetch(
-        f"SELECT simulation_id, COUNT(*), SUM(requested_primaries), SUM(simulated_primaries) FROM {_TASK} "
-        f"WHERE simulation_id IN ({', '.join(['%s'] * len(simulation_ids))}) GROUP BY simulation_id",
-        list(simulation_ids),
-    )
     return {
         row[0]: {"task_count": row[1], "requested_primaries": int(row[2] or 0), "simulated_primaries": int(row[3] or 0)}
-        for row in rows
+        for row in sql.task_progress(simulation_ids)
     }
 
 
-def _fetch(sql: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
-# The hot reads below are plain SQL: each runs on every results read, and the ORM would spend more CPU
-# compiling these small statements than the database spends answering them.
-_SIMULATION = Simulation._meta.db_table
-_ESTIMATOR = Estimator._meta.db_table
-_PAGE = Page._meta.db_table
-_TASK = Task._meta.db_table
-OWNER_FIELDS = ("id", "job_id", "platform", "input_type", "job_state", "results_version")
-_OWNER_SQL = f"SELECT {', '.join(OWNER_FIELDS)} FROM {_SIMULATION} WHERE user_id = %s AND job_id = %s"
-_PAGES_SQL = (
-    f"SELECT e.id, e.name, e.file_name, e.compressed_data, p.compressed_data FROM {_ESTIMATOR} e "
-    f"JOIN {_PAGE} p ON p.estimator_id = e.id WHERE e.simulation_id = %s AND (e.name = %s OR e.file_name = %s)"
-)
-_RESULTS_SQL = (
-    f"SELECT e.id, e.name, e.file_name, e.compressed_data, p.compressed_data FROM {_ESTIMATOR} e "
-    f"LEFT JOIN {_PAGE} p ON p.estimator_id = e.id WHERE e.simulation_id = %s ORDER BY e.position, e.id, p.page_number"
-)
-
-
 def simulation_get(*, user, job_id: str) -> Simulation:
-    """The user's simulation with this job_id (OWNER_FIELDS loaded, one query); another user's job is NotFound."""
-    if not isinstance(job_id, str) or not JOB_ID_PATTERN.fullmatch(job_id):
+    """The user's simulation with this job_id (sql.OWNER_FIELDS loaded, one query); another user's job is NotFound."""
+    simulation = sql.simulation_of_owner(user.pk, job_id) if _valid_job_id(job_id) else None
+    if simulation is None:
         raise NotFound(f"simulation {job_id} not found")
-    rows = _fetch(_OWNER_SQL, [user.pk, job_id])
-    if not rows:
-        raise NotFound(f"simulation {job_id} not found")
-    return Simulation.from_db(connection.alias, OWNER_FIELDS, rows[0])
+    return simulation
+
+
+def simulation_for_worker(job_id: str) -> Simulation | None:
+    """The simulation a worker names, with the fields the services need (sql.WORKER_FIELDS, one query)."""
+    return sql.simulation_for_worker(job_id) if _valid_job_id(job_id) else None
+
+
+def _valid_job_id(job_id) -> bool:
+    return isinstance(job_id, str) and JOB_ID_PATTERN.fullmatch(job_id) is not None
+
+
+def merges_stalled(*, stale_seconds: int) -> list[tuple[int, str]]:
+    """(pk, platform) of the jobs waiting for a merge whose tasks all ended over `stale_seconds` ago (the merge
+    was lost), on the platforms whose merges the reaper watches."""
+    cutoff = timezone.now() - timedelta(seconds=stale_seconds)
+    return list(
+        Simulation.objects.non_polymorphic()
+        .filter(job_state__in=(JobState.MERGING_QUEUED, JobState.MERGING_RUNNING), platform__in=reaped_platforms())
+        .annotate(last_update=Max("tasks__last_update_time"))
+        .filter(last_update__lt=cutoff)
+        .values_list("pk", "platform")
+    )
 
 
 def simulation_detail(*, user, job_id: str) -> tuple[dict, list[dict]]:
     """A simulation row (with its cluster name and progress) and its tasks, in two queries."""
-    if not isinstance(job_id, str) or not JOB_ID_PATTERN.fullmatch(job_id):
+    if not _valid_job_id(job_id):
         raise NotFound(f"simulation {job_id} not found")
     row = (
         Simulation.objects.non_polymorphic()
@@ -193,11 +188,8 @@ def estimator_with_pages(
     """One estimator (by name, else file name) with the stored blobs of the selected pages (one query)."""
     if "\x00" in name:
         raise NotFound(f"simulation {simulation.job_id} has no estimator {name!r}")
-    sql, params = _PAGES_SQL, [simulation.pk, name, name]
-    if selection is not None:
-        condition, selected = selection.as_sql("p.page_number")
-        sql, params = f"{sql} AND {condition}", params + selected
-    rows = _fetch(f"{sql} ORDER BY e.id, p.page_number", params)
+    condition, selected = selection.as_sql("p.page_number") if selection is not None else ("", [])
+    rows = sql.estimator_pages(simulation.pk, name, condition, selected)
     if not rows:
         # Rare: no estimator of that name, or none of its pages selected, or an estimator without pages.
         estimator = (
@@ -217,7 +209,7 @@ def estimator_with_pages(
 
 def results_all(*, simulation: Simulation) -> list[tuple[dict, list[bytes]]]:
     """Every estimator in editor order with the stored blobs of all its pages (one query)."""
-    rows = _fetch(_RESULTS_SQL, [simulation.pk])
+    rows = sql.results_rows(simulation.pk)
     estimators: dict[int, tuple[dict, list[bytes]]] = {}
     for estimator_id, name, file_name, metadata, blob in rows:
         if estimator_id not in estimators:

@@ -9,7 +9,7 @@ MAX_NTASKS = 1000
 
 
 class SubmitSerializer(serializers.Serializer):
-    """A submission (REFERENCE section 3); only DIRECT (Celery) simulations can run for now."""
+    """A submission (REFERENCE section 3); the platform's execution backend says whether it can take it."""
 
     title = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     sim_type = serializers.CharField(max_length=32, help_text="shieldhit, fluka, topas or dummy (any case).")
@@ -54,39 +54,18 @@ class SubmitSerializer(serializers.Serializer):
             raise serializers.ValidationError(f"unknown platform {value!r}; one of DIRECT, BATCH")
         return value
 
-    def _batch_check(self, cluster, attrs, batch_options) -> dict:
-        from yaptide_site.errors import InvalidInput
-
-        from .batch import submission_check
-
-        try:
-            return submission_check(
-                user=self.context["user"],
-                cluster=cluster,
-                sim_type=attrs["sim_type"],
-                input_type=attrs["input_type"],
-                batch_options=batch_options,
-            )
-        except InvalidInput as error:
-            raise serializers.ValidationError({error.field or "batch_options": [error.message]}) from None
-
     def validate(self, attrs):
         from clusters.models import Cluster
 
-        batch_options = attrs.pop("batch_options", None)
         cluster_name = attrs.pop("cluster", None)
-        if attrs.get("platform") == Platform.BATCH:
-            if cluster_name is None and isinstance(batch_options, dict):
-                cluster_name = batch_options.get("cluster_name")
-            if not cluster_name:
-                raise serializers.ValidationError({"cluster": ["BATCH simulations need a cluster (its name)"]})
-            cluster = Cluster.objects.filter(cluster_name=cluster_name).first()
-            if cluster is None:
+        if cluster_name:
+            attrs["cluster"] = Cluster.objects.filter(cluster_name=cluster_name).first()
+            if attrs["cluster"] is None:
                 raise serializers.ValidationError({"cluster": [f"unknown cluster {cluster_name!r}"]})
-            attrs["cluster"] = cluster
-            attrs["batch_options"] = self._batch_check(cluster, attrs, batch_options)
-        elif batch_options is not None or cluster_name is not None:
-            raise serializers.ValidationError({"platform": ["cluster and batch_options are for platform BATCH"]})
+        elif isinstance(attrs.get("batch_options"), dict) and attrs["batch_options"].get("cluster_name"):
+            # The old API names the cluster inside batch_options; the backend says so if it is unknown.
+            name = str(attrs["batch_options"]["cluster_name"])
+            attrs["cluster"] = Cluster.objects.filter(cluster_name=name).first()
         if attrs["input_type"] == InputType.EDITOR:
             if not isinstance(attrs.get("input_json"), dict):
                 raise serializers.ValidationError({"input_json": ["input_type editor needs input_json (an object)"]})

@@ -1,7 +1,7 @@
 from django.urls import path, register_converter
 from rest_framework.routers import SimpleRouter
 
-from . import views, worker
+from . import views, worker_api
 
 
 class OrdinalConverter:
@@ -22,10 +22,10 @@ router = SimpleRouter()
 router.register("simulations", views.SimulationViewSet, basename="simulation")
 
 worker_urlpatterns = [
-    path("simulations/<str:job_id>/", worker.WorkerSimulationView.as_view(), name="worker-simulation"),
-    path("simulations/<str:job_id>/tasks/<ordinal:task_id>/", worker.WorkerTaskView.as_view(), name="worker-task"),
-    path("simulations/<str:job_id>/results/", worker.WorkerResultsView.as_view(), name="worker-results"),
-    path("simulations/<str:job_id>/logfiles/", worker.WorkerLogfilesView.as_view(), name="worker-logfiles"),
+    path("simulations/<str:job_id>/", worker_api.WorkerSimulationView.as_view(), name="worker-simulation"),
+    path("simulations/<str:job_id>/tasks/<ordinal:task_id>/", worker_api.WorkerTaskView.as_view(), name="worker-task"),
+    path("simulations/<str:job_id>/results/", worker_api.WorkerResultsView.as_view(), name="worker-results"),
+    path("simulations/<str:job_id>/logfiles/", worker_api.WorkerLogfilesView.as_view(), name="worker-logfiles"),
 ]
 
 urlpatterns = router.urls

@@ -9,9 +9,9 @@ from rest_framework.decorators import action
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
-from yaptide_site.api import error_responses, iso_utc
+from yaptide_site.api import error_responses
 
-from . import responses, selectors
+from . import http, presenters, selectors
 from .choices import TERMINAL_STATES
 from .filters import SimulationFilter
 from .models import Simulation
@@ -28,46 +28,8 @@ from .serializers import (
 from .services import simulation_cancel, simulation_delete, simulation_submit
 
 
-def simulation_item(row: dict, progress: dict | None) -> dict:
-    """The list item of a simulation row (see SimulationItemSerializer)."""
-    progress = progress or {}
-    requested = progress.get("requested_primaries") or 0
-    simulated = progress.get("simulated_primaries") or 0
-    return {
-        "job_id": row["job_id"],
-        "title": row["title"],
-        "platform": row["platform"],
-        "sim_type": row["sim_type"],
-        "input_type": row["input_type"],
-        "job_state": row["job_state"],
-        "start_time": iso_utc(row["start_time"]),
-        "end_time": iso_utc(row["end_time"]),
-        "task_count": progress.get("task_count") or 0,
-        "requested_primaries": requested,
-        "simulated_primaries": simulated,
-        "progress": min(simulated / requested, 1.0) if requested else 0.0,
-    }
-
-
 def simulation_detail_body(user, job_id: str) -> dict:
-    row, tasks = selectors.simulation_detail(user=user, job_id=job_id)
-    progress = {
-        "task_count": len(tasks),
-        "requested_primaries": sum(t["requested_primaries"] for t in tasks),
-        "simulated_primaries": sum(t["simulated_primaries"] for t in tasks),
-    }
-    body = simulation_item(row, progress)
-    body["cluster_name"] = row["cluster_name"]
-    body["tasks"] = [
-        {
-            **task,
-            "start_time": iso_utc(task["start_time"]),
-            "end_time": iso_utc(task["end_time"]),
-            "last_update_time": iso_utc(task["last_update_time"]),
-        }
-        for task in tasks
-    ]
-    return body
+    return presenters.simulation_detail(*selectors.simulation_detail(user=user, job_id=job_id))
 
 
 class ReversiblePaginator(Paginator):
@@ -154,10 +116,10 @@ class SimulationViewSet(viewsets.GenericViewSet):
         queryset = self.filter_queryset(self.get_queryset())
         rows = self.paginate_queryset(queryset)
         progress = selectors.simulation_progress(simulation_ids=[row["id"] for row in rows])
-        return self.get_paginated_response([simulation_item(row, progress.get(row["id"])) for row in rows])
+        return self.get_paginated_response([presenters.simulation_item(row, progress.get(row["id"])) for row in rows])
 
     def create(self, request):
-        serializer = SubmitSerializer(data=request.data, context={"user": request.user})
+        serializer = SubmitSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         simulation, _update_key = simulation_submit(user=request.user, **serializer.validated_data)
         return Response(simulation_detail_body(request.user, simulation.job_id), status=status.HTTP_201_CREATED)
@@ -193,9 +155,9 @@ class SimulationViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["get"], url_path="input")
     def input(self, request, job_id: str):
         simulation = selectors.simulation_get(user=request.user, job_id=job_id)
-        etag = responses.etag_for(simulation.job_id, "input")
-        return responses.not_modified(request, etag) or responses.json_response(
-            request, [responses.Stored(selectors.input_blob(simulation=simulation))], etag=etag
+        etag = http.etag_for(simulation.job_id, "input")
+        return http.not_modified(request, etag) or http.json_response(
+            request, [http.Stored(selectors.input_blob(simulation=simulation))], etag=etag
         )
 
     @extend_schema(
@@ -207,8 +169,8 @@ class SimulationViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["get"])
     def logfiles(self, request, job_id: str):
         simulation = selectors.simulation_get(user=request.user, job_id=job_id)
-        parts = responses.wrapped_parts(b'{"logfiles":', selectors.logfiles_blob(simulation=simulation), b"}")
-        return responses.json_response(request, parts)
+        parts = http.wrapped_parts(b'{"logfiles":', selectors.logfiles_blob(simulation=simulation), b"}")
+        return http.json_response(request, parts)
 
     @extend_schema(
         summary="The estimators of a simulation and their pages",
@@ -219,12 +181,12 @@ class SimulationViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["get"])
     def estimators(self, request, job_id: str):
         simulation = selectors.simulation_get(user=request.user, job_id=job_id)
-        return Response({"estimators": selectors.estimators_listing(simulation=simulation)})
+        return Response(presenters.estimators_listing(selectors.estimators_listing(simulation=simulation)))
 
     def _results_etag(self, simulation, selection_key: str) -> str | None:
         if simulation.job_state not in TERMINAL_STATES:
             return None
-        return responses.etag_for(simulation.job_id, simulation.results_version, selection_key)
+        return http.etag_for(simulation.job_id, simulation.results_version, selection_key)
 
     @extend_schema(
         operation_id="simulations_estimator_retrieve",
@@ -246,11 +208,11 @@ class SimulationViewSet(viewsets.GenericViewSet):
         selection = selectors.page_selection_parse(request.query_params.get("pages"))
         simulation = selectors.simulation_get(user=request.user, job_id=job_id)
         etag = self._results_etag(simulation, f"estimator:{name}:{selection.key if selection else 'all'}")
-        cached = responses.not_modified(request, etag)
+        cached = http.not_modified(request, etag)
         if cached:
             return cached
         estimator, blobs = selectors.estimator_with_pages(simulation=simulation, name=name, selection=selection)
-        return responses.json_response(request, responses.estimator_parts(estimator, blobs), etag=etag)
+        return http.json_response(request, http.estimator_parts(estimator, blobs), etag=etag)
 
     @extend_schema(
         summary="All results of a simulation",
@@ -266,9 +228,7 @@ class SimulationViewSet(viewsets.GenericViewSet):
     def results(self, request, job_id: str):
         simulation = selectors.simulation_get(user=request.user, job_id=job_id)
         etag = self._results_etag(simulation, "all")
-        cached = responses.not_modified(request, etag)
+        cached = http.not_modified(request, etag)
         if cached:
             return cached
-        return responses.json_response(
-            request, responses.results_parts(selectors.results_all(simulation=simulation)), etag=etag
-        )
+        return http.json_response(request, http.results_parts(selectors.results_all(simulation=simulation)), etag=etag)

@@ -1,9 +1,17 @@
-"""factory-boy factories for the models; simulations are made through the submit service."""
+"""factory-boy factories for the models. A job made with the submit service is the `submit` fixture; these
+make rows directly (many at once, any state), through the bulk insert of polymorphic children."""
+
+import itertools
 
 import factory
 
 from accounts.models import KeycloakUser, YaptideUser
 from clusters.models import Cluster
+from simulations.choices import JobState
+from simulations.models import BatchSimulation, BatchTask, CelerySimulation, CeleryTask
+from yaptide_site.db import bulk_create_polymorphic
+
+_job_numbers = itertools.count()
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -32,6 +40,60 @@ class ClusterFactory(factory.django.DjangoModelFactory):
         model = Cluster
 
     cluster_name = factory.Sequence(lambda n: f"cluster{n}")
+
+
+class CelerySimulationFactory(factory.django.DjangoModelFactory):
+    """A DIRECT job row with `tasks` tasks (default 2) in the job's state; no input, no dispatch."""
+
+    class Meta:
+        model = CelerySimulation
+        skip_postgeneration_save = True
+
+    class Params:
+        platform = "DIRECT"
+
+    job_id = factory.LazyAttribute(lambda o: f"20250101-000000-{next(_job_numbers):032x}{o.platform}")
+    user = factory.SubFactory(UserFactory)
+    sim_type = "dummy"
+    input_type = "EDITOR"
+    job_state = JobState.COMPLETED
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        return bulk_create_polymorphic(model_class, [model_class(*args, **kwargs)])[0]
+
+    @factory.post_generation
+    def tasks(obj, create, extracted, **kwargs):
+        if create and extracted != 0:
+            tasks_create(obj, extracted or 2)
+
+
+class BatchSimulationFactory(CelerySimulationFactory):
+    """A BATCH job row on a cluster, tasks numbered from 1."""
+
+    class Meta:
+        model = BatchSimulation
+
+    class Params:
+        platform = "BATCH"
+
+    cluster = factory.SubFactory(ClusterFactory)
+
+
+def simulations_create(count: int, factory_class=CelerySimulationFactory, **fields) -> list:
+    """`count` job rows without tasks in a few statements (factory-boy's create_batch inserts one at a time)."""
+    rows = factory_class.build_batch(count, **fields)
+    return bulk_create_polymorphic(factory_class._meta.model, rows)
+
+
+def tasks_create(simulation, count: int, **fields) -> list:
+    """`count` tasks of a job row in the job's state, numbered as its platform numbers them."""
+    task_class = CeleryTask if isinstance(simulation, CelerySimulation) else BatchTask
+    fields.setdefault("task_state", simulation.job_state)
+    first = task_class.FIRST_ORDINAL
+    return bulk_create_polymorphic(
+        task_class, (task_class(simulation=simulation, task_id=n, **fields) for n in range(first, first + count))
+    )
 
 
 def editor_project(*, primaries: int = 1000, outputs: tuple[str, ...] = ("z_profile",), energy: float = 150.0) -> dict:

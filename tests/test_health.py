@@ -4,12 +4,13 @@ import time
 
 import pytest
 
-from yaptide_site.health import heartbeat_path
+from yaptide_site.heartbeat import heartbeat_path
 
 
 @pytest.fixture
 def embedded_broker(settings, tmp_path):
     settings.CELERY_BROKER_URL = "filesystem://"
+    settings.EMBEDDED_BROKER = True
     settings.CELERY_BROKER_DIR = tmp_path
     settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(tmp_path / "queue")}
     (tmp_path / "queue").mkdir()
@@ -47,6 +48,7 @@ def test_checks_can_be_limited_and_unknown_ones_are_a_400(client, db, embedded_b
 
 def test_unavailable_when_the_broker_folder_is_missing(client, db, settings, tmp_path):
     settings.CELERY_BROKER_URL = "filesystem://"
+    settings.EMBEDDED_BROKER = True
     settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(tmp_path / "absent")}
 
     response = client.get("/health/?checks=broker,worker")

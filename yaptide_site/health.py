@@ -1,6 +1,5 @@
 """GET /health/: database, broker and worker status as JSON; 200 when all are up, 503 otherwise."""
 
-import time
 from pathlib import Path
 
 from django.conf import settings
@@ -8,18 +7,9 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
-# The embedded broker's worker rewrites its heartbeat file this often; three missed beats mean it is gone.
-HEARTBEAT_SECONDS = 5
-HEARTBEAT_MAX_AGE = 3 * HEARTBEAT_SECONDS
+from .heartbeat import HEARTBEAT_MAX_AGE, heartbeat_age
+
 PING_TIMEOUT = 1.0
-
-
-def heartbeat_path() -> Path:
-    return Path(settings.CELERY_BROKER_DIR) / "worker-heartbeat"
-
-
-def _embedded_broker() -> bool:
-    return settings.CELERY_BROKER_URL.startswith("filesystem")
 
 
 def database_status() -> dict:
@@ -34,7 +24,7 @@ def database_status() -> dict:
 def broker_status() -> dict:
     from .celery import app
 
-    if _embedded_broker():
+    if settings.EMBEDDED_BROKER:
         folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
         ok = folder.is_dir()
         return {"ok": ok, "kind": "filesystem"} if ok else {"ok": False, "kind": "filesystem", "error": "no folder"}
@@ -49,10 +39,9 @@ def broker_status() -> dict:
 def worker_status() -> dict:
     from .celery import app
 
-    if _embedded_broker():
-        try:
-            age = time.time() - float(heartbeat_path().read_text())
-        except (OSError, ValueError):
+    if settings.EMBEDDED_BROKER:
+        age = heartbeat_age()
+        if age is None:
             return {"ok": False, "error": "no worker heartbeat"}
         return {"ok": age < HEARTBEAT_MAX_AGE, "heartbeat_age_seconds": round(age, 1)}
     try:

@@ -176,13 +176,15 @@ CACHES = {
 }
 # An empty value (as .env.example leaves it) means "not set".
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://"
+# The embedded broker (no Redis): no broadcast (so no revoke and no ping), a heartbeat file instead.
+EMBEDDED_BROKER = CELERY_BROKER_URL.startswith("filesystem")
 # The embedded broker (no Redis, `make run`): message files in this folder, shared by web, worker and beat.
 CELERY_BROKER_DIR = Path(env("CELERY_BROKER_DIR", default="") or VAR_DIR / "broker")
 # Hard limit of one simulation task; the soft limit a little earlier (a minute, or a tenth of a short limit)
 # lets the task stop its simulator and store its logs as FAILED.
 CELERY_TASK_TIME_LIMIT = env.int("SIMULATION_TIME_LIMIT_SECONDS", default=12 * 3600)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - min(60, max(CELERY_TASK_TIME_LIMIT // 10, 1))
-if CELERY_BROKER_URL.startswith("filesystem"):
+if EMBEDDED_BROKER:
     _queue_dir = str(CELERY_BROKER_DIR / "queue")
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": _queue_dir,
@@ -232,6 +234,11 @@ SLURM_MAX_BACKOFF_SECONDS = env.int("SLURM_MAX_BACKOFF_SECONDS", default=600)
 SLURM_SUBMIT_RETRIES = env.int("SLURM_SUBMIT_RETRIES", default=8)
 
 # --- Simulations ----------------------------------------------------------------------------------
+# The execution backend of each platform a job can run on (simulations.execution).
+SIMULATION_BACKENDS = {
+    "DIRECT": "simulations.execution.celery.CeleryBackend",
+    "BATCH": "simulations.execution.slurm.SlurmBackend",
+}
 # Tasks that sent no update for this long are marked FAILED by the periodic reaper.
 TASK_STALE_SECONDS = env.int("TASK_STALE_SECONDS", default=600)
 # A running task writes an update (progress or heartbeat) at least this often...

@@ -11,3 +11,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 FIELD_ENCRYPTION_KEYS = ["Zm9yLXRlc3RzLW9ubHktMzItYnl0ZXMtbG9uZy1rZXk="]
 # A signing key long enough for HS256 (the debug SECRET_KEY is short).
 SIMPLE_JWT = {**SIMPLE_JWT, "SIGNING_KEY": "test-only-jwt-signing-key-0123456789abcdef"}  # noqa: F405
+# Batch jobs in unit tests of the services are held by a backend that sends nothing anywhere.
+# The Slurm tests (tests/slurm, make test-slurm) run the real backend: YAPTIDE_TEST_SLURM=1 in their workers.
+if os.environ.get("YAPTIDE_TEST_SLURM") != "1":
+    SIMULATION_BACKENDS = {**SIMULATION_BACKENDS, "BATCH": "tests.backends.HeldBackend"}  # noqa: F405

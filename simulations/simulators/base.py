@@ -3,7 +3,9 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
+
+from yaptide_site.errors import InvalidInput
 
 
 class SimulationCanceled(Exception):
@@ -33,11 +35,45 @@ class TaskRun:
 Progress = Callable[[int, int | None], None]
 
 
+@dataclass(frozen=True)
+class PreparedInput:
+    """A submission's input as its tasks run it: the simulator's files (converted for an editor project) and the
+    number of primaries of the whole job."""
+
+    files: dict[str, str]
+    primaries: int
+
+
+def positive_count(value: Any, where: str) -> int:
+    """A count of primaries given as a number or numeric text; InvalidInput names `where` otherwise."""
+    try:
+        number = int(float(value))
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidInput(f"{where} must be a number, got {value!r}") from None
+    if number < 1:
+        raise InvalidInput(f"{where} must be at least 1, got {number}")
+    return number
+
+
+def editor_primaries(project: Any) -> int:
+    """The number of primaries an editor project asks for: its beam's numberOfParticles."""
+    beam = project.get("beam") if isinstance(project, dict) else None
+    if not isinstance(beam, dict) or "numberOfParticles" not in beam:
+        raise InvalidInput("input_json.beam.numberOfParticles is missing", field="input_json")
+    return positive_count(beam["numberOfParticles"], "input_json.beam.numberOfParticles")
+
+
 class Simulator(Protocol):
     name: str
 
-    def check_available(self, input_data: dict) -> None:
-        """Raises yaptide_site.errors.InvalidInput saying why this input cannot run here (e.g. no executable)."""
+    def prepare(self, *, input_type: str, input_json: dict | None, input_files: dict[str, str] | None) -> PreparedInput:
+        """Validates a submission's input (converting an editor project) and counts its primaries.
+
+        Raises yaptide_site.errors.InvalidInput saying what is wrong, before anything is stored.
+        """
+
+    def check_available(self) -> None:
+        """Raises InvalidInput saying why this simulator cannot run here (e.g. its executable is missing)."""
 
     def run(self, run: TaskRun, *, progress: Progress, should_stop: Callable[[], bool]) -> list[dict]:
         """Runs the task and returns its estimators as REFERENCE section 4 JSON.

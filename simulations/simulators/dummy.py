@@ -24,7 +24,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.conf import settings
 
-from .base import Progress, SimulationCanceled, SimulatorFailed, TaskRun
+from yaptide_site.errors import InvalidInput
+
+from ..choices import InputType
+from .base import PreparedInput, Progress, SimulationCanceled, SimulatorFailed, TaskRun, editor_primaries
+from .process import validated_files
+from .shieldhit import nstat
 
 P_EXPONENT = 1.77
 ALPHA_CM = 0.0022
@@ -327,7 +332,16 @@ class DummySimulator:
 
     name = "dummy"
 
-    def check_available(self, input_data: dict) -> None:
+    def prepare(self, *, input_type: str, input_json: dict | None, input_files: dict[str, str] | None) -> PreparedInput:
+        """An editor project runs as it is; FILES are SHIELD-HIT12A's (primaries from NSTAT of beam.dat)."""
+        if input_type == InputType.EDITOR:
+            return PreparedInput(files={}, primaries=editor_primaries(input_json))
+        files = validated_files(input_files, label="dummy")
+        if "beam.dat" not in files:
+            raise InvalidInput("input_files has no beam.dat", field="input_files")
+        return PreparedInput(files=files, primaries=nstat(files["beam.dat"]))
+
+    def check_available(self) -> None:
         """Always available."""
 
     @staticmethod

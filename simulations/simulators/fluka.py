@@ -5,14 +5,13 @@ from pathlib import Path
 
 from yaptide_site.errors import InvalidInput
 
-from .base import Progress, TaskRun
-from .process import failure, find_executable, input_files_of, read_estimators, run_logs, run_process, write_input_files
+from .base import TaskRun, positive_count
+from .process import ProcessSimulator
 
 LABEL = "FLUKA"
 # FLUKA's RANDOMIZ seed (WHAT(2)) must be below 9E8.
 MAX_SEED = 899_999_999
 _FREE_SPLIT = re.compile(r"[\s,]+")
-_START = re.compile(r"^\s*START\b", re.MULTILINE | re.IGNORECASE)
 
 
 def _number(value: float) -> str:
@@ -43,6 +42,29 @@ def _card_name(line: str, *, free: bool) -> str:
     return line[:10].strip().upper()
 
 
+def _cards(text: str):
+    """(card name, line, free format?) of each line, following FREE and FIXED cards."""
+    free = False
+    for line in text.splitlines():
+        card = _card_name(line, free=free)
+        yield card, line, free
+        if card == "FREE":
+            free = True
+        elif card == "FIXED":
+            free = False
+
+
+def start_primaries(text: str, *, where: str) -> int:
+    """WHAT(1) of the first START card (fixed columns or free format, indented or not)."""
+    for card, line, free in _cards(text):
+        if card == "START":
+            what = _FREE_SPLIT.split(line.strip())[1:2] if free else [line[10:20]]
+            return positive_count(
+                (what or [""])[0].strip().replace("D", "E").replace("d", "e"), f"START card of {where}"
+            )
+    raise InvalidInput(f"{where} has no START card", field="input_files")
+
+
 def fluka_seed(seed: int) -> int:
     """The task's seed mapped into FLUKA's RANDOMIZ range 1..MAX_SEED."""
     return 1 + (seed - 1) % MAX_SEED
@@ -53,14 +75,9 @@ def rewrite_input(text: str, *, primaries: int, seed: int) -> str:
 
     Cards keep the format they are in (fixed columns, or free between FREE and FIXED cards).
     """
-    lines, free, has_seed, started = [], False, False, False
-    for line in text.splitlines():
-        card = _card_name(line, free=free)
-        if card == "FREE":
-            free = True
-        elif card == "FIXED":
-            free = False
-        elif card == "RANDOMIZ" and not started:
+    lines, has_seed, started = [], False, False
+    for card, line, free in _cards(text):
+        if card == "RANDOMIZ" and not started:
             line = _set_whats(line, {1: 1, 2: fluka_seed(seed)}, free=free)
             has_seed = True
         elif card == "START" and not started:
@@ -101,66 +118,51 @@ class FlukaProgress:
         return int(done), round(left * per_primary) if per_primary < 1e29 else None
 
 
-def _read_usrxxx(path: Path):
-    from pymchelper.input_output import fromfile
-
-    return fromfile(str(path))
-
-
-class FlukaSimulator:
+class FlukaSimulator(ProcessSimulator):
     """Runs FLUKA with the task's primaries (START card) and seed (RANDOMIZ card); results from *_fort.NN files."""
 
     name = "fluka"
+    label = LABEL
+    executable_setting = "FLUKA_PATH"
+    default_executable = "rfluka"
+    log_patterns = ("{stem}001.out", "{stem}001.err", "{stem}001.log", "fluka_*/*.out", "fluka_*/*.err")
 
-    def _files(self, input_data: dict) -> tuple[dict[str, str], str]:
-        files = input_files_of(input_data, label=LABEL, sim_type=self.name)
+    def primaries_in(self, files: dict[str, str]) -> int:
+        """WHAT(1) of the START card of the one .inp file."""
+        name = self._input_name(files)
+        return start_primaries(files[name], where=name)
+
+    @staticmethod
+    def _input_name(files: dict[str, str]) -> str:
         inputs = [name for name in files if name.endswith(".inp")]
         if len(inputs) != 1:
             raise InvalidInput(
                 f"{LABEL} input_files need exactly one .inp file, got {len(inputs)}", field="input_files"
             )
-        if not _START.search(files[inputs[0]]):
-            raise InvalidInput(f"{inputs[0]} has no START card", field="input_files")
-        return files, inputs[0]
+        return inputs[0]
 
-    def check_available(self, input_data: dict) -> None:
-        """Raises InvalidInput when the input is not one FLUKA .inp file or `rfluka` cannot be found."""
-        self._files(input_data)
-        find_executable(setting="FLUKA_PATH", default_name="rfluka", label=LABEL)
+    def input_stem(self, files: dict[str, str]) -> str:
+        return self._input_name(files).removesuffix(".inp")
 
-    def command(self, executable: str, input_name: str) -> list[str]:
+    def task_files(self, files: dict[str, str], run: TaskRun) -> dict[str, str]:
+        name = self._input_name(files)
+        return {**files, name: rewrite_input(files[name], primaries=run.primaries, seed=run.seed)}
+
+    def command(self, executable: str, run: TaskRun, files: dict[str, str]) -> list[str]:
         """rfluka with no previous cycles (-N0) and one cycle (-M1) of the input (named without .inp)."""
-        return [executable, "-N0", "-M1", input_name.removesuffix(".inp")]
+        return [executable, "-N0", "-M1", self.input_stem(files)]
 
-    def run(self, run: TaskRun, *, progress: Progress, should_stop) -> list[dict]:
-        """Runs one task in run.workdir and returns its estimators (one per FLUKA output unit)."""
-        try:
-            files, input_name = self._files(run.input_data)
-            executable = find_executable(setting="FLUKA_PATH", default_name="rfluka", label=LABEL)
-        except InvalidInput as error:
-            raise failure(error.message) from error
-        workdir = Path(run.workdir)
-        stem = input_name.removesuffix(".inp")
-        files = {**files, input_name: rewrite_input(files[input_name], primaries=run.primaries, seed=run.seed)}
-        write_input_files(workdir, files)
-        log_patterns = (f"{stem}001.out", f"{stem}001.err", f"{stem}001.log", "fluka_*/*.out", "fluka_*/*.err")
-        output = run_process(
-            command=self.command(executable, input_name),
-            workdir=workdir,
-            label=LABEL,
-            parse_line=FlukaProgress(),
-            progress=progress,
-            should_stop=should_stop,
-            total_primaries=run.primaries,
-            # rfluka runs FLUKA in a fluka_<pid> directory; progress is in the cycle's .out file there.
-            watch_file=lambda: next(iter(sorted(workdir.glob(f"fluka_*/{stem}001.out"))), None),
-            log_patterns=log_patterns,
-        )
-        return read_estimators(
-            sorted(workdir.glob(f"{stem}001_fort.*")),
-            label=LABEL,
-            read=_read_usrxxx,
-            # Named by output unit, as pymchelper and yaptide do ("21" for <input>001_fort.21).
-            name_of=lambda path, _estimator: path.name.rsplit(".", 1)[-1],
-            failure_logs=lambda: run_logs(LABEL, output, workdir, log_patterns),
-        )
+    def line_parser(self):
+        return FlukaProgress()
+
+    def watch_file(self, workdir: Path, files: dict[str, str]):
+        # rfluka runs FLUKA in a fluka_<pid> directory; progress is in the cycle's .out file there.
+        stem = self.input_stem(files)
+        return lambda: next(iter(sorted(workdir.glob(f"fluka_*/{stem}001.out"))), None)
+
+    def output_files(self, workdir: Path, files: dict[str, str]) -> list[Path]:
+        return sorted(workdir.glob(f"{self.input_stem(files)}001_fort.*"))
+
+    def estimator_name(self, path: Path, run: TaskRun) -> str:
+        # Named by output unit, as pymchelper and yaptide do ("21" for <input>001_fort.21).
+        return path.name.rsplit(".", 1)[-1]

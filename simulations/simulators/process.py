@@ -16,6 +16,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from celery.exceptions import SoftTimeLimitExceeded
@@ -23,7 +24,8 @@ from django.conf import settings
 
 from yaptide_site.errors import InvalidInput
 
-from .base import Progress, SimulationCanceled, SimulatorFailed
+from ..choices import InputType
+from .base import PreparedInput, Progress, SimulationCanceled, SimulatorFailed, TaskRun, editor_primaries
 
 logger = logging.getLogger(__name__)
 
@@ -54,22 +56,16 @@ def find_executable(*, setting: str, default_name: str, label: str) -> str:
     return found
 
 
-def input_files_of(input_data: dict, *, label: str, sim_type: str) -> dict[str, str]:
-    """The FILES input to write into the workdir; InvalidInput for EDITOR input or unsafe file names."""
-    if str(input_data.get("input_type", "")).upper() == "EDITOR":
-        raise InvalidInput(
-            f"EDITOR projects cannot run on {sim_type} here: the yaptide editor-to-{label} converter is not "
-            f"available as a package. Submit {label} input_files instead, or use sim_type 'dummy'."
-        )
-    files = input_data.get("input_files")
-    if not isinstance(files, dict) or not files:
-        raise InvalidInput(f"{label} needs input_files")
-    for name, text in files.items():
+def validated_files(input_files: Any, *, label: str) -> dict[str, str]:
+    """A FILES input's files; InvalidInput for a missing input or unsafe file names."""
+    if not isinstance(input_files, dict) or not input_files:
+        raise InvalidInput(f"{label} needs input_files", field="input_files")
+    for name, text in input_files.items():
         if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
-            raise InvalidInput(f"input file name {name!r} must be a plain file name")
+            raise InvalidInput(f"input file name {name!r} must be a plain file name", field="input_files")
         if not isinstance(text, str):
-            raise InvalidInput(f"input file {name} must be text")
-    return files
+            raise InvalidInput(f"input file {name} must be text", field="input_files")
+    return input_files
 
 
 def write_input_files(workdir: Path, files: dict[str, str]) -> None:
@@ -344,3 +340,108 @@ def read_estimators(
         detail = f" ({'; '.join(problems)})" if problems else ""
         raise failure(f"{label} finished without output files pymchelper can read{detail}", failure_logs())
     return estimators
+
+
+class ProcessSimulator:
+    """The shared life of a simulator that runs an executable: prepare the input at submission, then per task
+    write the files, run the executable with the task's primaries and seed, and read its output files.
+
+    A subclass names its executable and says how its input is read (`primaries_in`, `convert`), what a task
+    changes in it (`task_files`), its command line and its output files.
+    """
+
+    name = ""
+    label = ""
+    executable_setting = ""
+    default_executable = ""
+    log_patterns: tuple[str, ...] = ()
+
+    # --- submission -------------------------------------------------------------------------------
+
+    def prepare(self, *, input_type: str, input_json: dict | None, input_files: dict[str, str] | None) -> PreparedInput:
+        """Converts an editor project to this simulator's files, or checks the files given; counts primaries."""
+        if input_type == InputType.EDITOR:
+            primaries = editor_primaries(input_json)
+            return PreparedInput(files=self.convert(input_json), primaries=primaries)
+        files = validated_files(input_files, label=self.label)
+        return PreparedInput(files=files, primaries=self.primaries_in(files))
+
+    def convert(self, project: dict) -> dict[str, str]:
+        """This simulator's input files for an editor project."""
+        raise InvalidInput(
+            f"EDITOR projects cannot run on {self.name} yet: there is no editor-to-{self.label} converter. Submit "
+            f"{self.label} input_files instead, or use sim_type 'dummy'.",
+            field="input_type",
+        )
+
+    def primaries_in(self, files: dict[str, str]) -> int:
+        """The number of primaries the files ask for; InvalidInput says what is missing."""
+        raise NotImplementedError
+
+    def executable(self) -> str:
+        return find_executable(setting=self.executable_setting, default_name=self.default_executable, label=self.label)
+
+    def check_available(self) -> None:
+        """Raises InvalidInput when the executable cannot be found."""
+        self.executable()
+
+    # --- one task ---------------------------------------------------------------------------------
+
+    def task_files(self, files: dict[str, str], run: TaskRun) -> dict[str, str]:
+        """The files one task runs (by default the prepared files as they are)."""
+        return files
+
+    def command(self, executable: str, run: TaskRun, files: dict[str, str]) -> list[str]:
+        raise NotImplementedError
+
+    def line_parser(self) -> LineParser:
+        raise NotImplementedError
+
+    def watch_file(self, workdir: Path, files: dict[str, str]) -> Callable[[], Path | None] | None:
+        """Where progress lines appear if not on the executable's output (FLUKA's .out file)."""
+        return None
+
+    def output_files(self, workdir: Path, files: dict[str, str]) -> list[Path]:
+        raise NotImplementedError
+
+    def read_output(self, path: Path):
+        from pymchelper.input_output import fromfile
+
+        return fromfile(str(path))
+
+    def estimator_name(self, path: Path, run: TaskRun) -> str:
+        return path.stem
+
+    def run(self, run: TaskRun, *, progress: Progress, should_stop: Callable[[], bool]) -> list[dict]:
+        """Runs one task in run.workdir and returns its estimators (REFERENCE section 4 JSON)."""
+        try:
+            files = validated_files(run.input_data.get("input_files"), label=self.label)
+            executable = self.executable()
+        except InvalidInput as error:
+            raise failure(error.message) from error
+        workdir = Path(run.workdir)
+        files = self.task_files(files, run)
+        write_input_files(workdir, files)
+        log_patterns = tuple(pattern.format(stem=self.input_stem(files)) for pattern in self.log_patterns)
+        output = run_process(
+            command=self.command(executable, run, files),
+            workdir=workdir,
+            label=self.label,
+            parse_line=self.line_parser(),
+            progress=progress,
+            should_stop=should_stop,
+            total_primaries=run.primaries,
+            watch_file=self.watch_file(workdir, files),
+            log_patterns=log_patterns,
+        )
+        return read_estimators(
+            self.output_files(workdir, files),
+            label=self.label,
+            read=self.read_output,
+            name_of=lambda path, _estimator: self.estimator_name(path, run),
+            failure_logs=lambda: run_logs(self.label, output, workdir, log_patterns),
+        )
+
+    def input_stem(self, files: dict[str, str]) -> str:
+        """The name the simulator gives its outputs and logs after (FLUKA's input file stem)."""
+        return ""

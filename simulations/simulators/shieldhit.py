@@ -5,12 +5,13 @@ from pathlib import Path
 
 from yaptide_site.errors import InvalidInput
 
-from .base import Progress, TaskRun
-from .process import failure, find_executable, input_files_of, read_estimators, run_logs, run_process, write_input_files
+from .base import TaskRun, positive_count
+from .process import ProcessSimulator
 
 LABEL = "SHIELD-HIT12A"
 REQUIRED_FILES = ("beam.dat", "geo.dat", "mat.dat", "detect.dat")
 LOG_PATTERNS = ("*.log",)
+_NSTAT = re.compile(r"^\s*NSTAT\s+(\S+)", re.MULTILINE | re.IGNORECASE)
 # "Primary particle no.    5000 ETR:   0 hour(s)  1 minute(s) 12 second(s)", as yaptide's workers parse it.
 _PROGRESS = re.compile(
     r"Primary particle no\.\s*(\d+)\s+ETR:\s*(\d+)\s*hour\S*\s*(\d+)\s*minute\S*\s*(\d+)\s*second", re.IGNORECASE
@@ -26,6 +27,14 @@ def parse_progress(line: str) -> tuple[int, int | None] | None:
     return primaries, hours * 3600 + minutes * 60 + seconds
 
 
+def nstat(beam_dat: str) -> int:
+    """The number of primaries of a SHIELD-HIT12A beam.dat (its NSTAT card, in any case, indented or not)."""
+    found = _NSTAT.search(beam_dat)
+    if not found:
+        raise InvalidInput("beam.dat has no NSTAT line", field="input_files")
+    return positive_count(found.group(1), "NSTAT in beam.dat")
+
+
 def estimator_name(path: Path, seed: int) -> str:
     """The output's core name: SHIELD-HIT12A adds the RNG seed (-N) as a 4-digit suffix to each .bdo file."""
     stem = path.stem
@@ -35,30 +44,23 @@ def estimator_name(path: Path, seed: int) -> str:
     return stem
 
 
-def _read_bdo(path: Path):
-    from pymchelper.input_output import fromfile
-
-    return fromfile(str(path))
-
-
-class ShieldhitSimulator:
+class ShieldhitSimulator(ProcessSimulator):
     """Runs SHIELD-HIT12A with the task's primaries (-n) and seed (-N); results come from its .bdo files."""
 
     name = "shieldhit"
+    label = LABEL
+    executable_setting = "SHIELDHIT_PATH"
+    default_executable = "shieldhit"
+    log_patterns = LOG_PATTERNS
 
-    def _files(self, input_data: dict) -> dict[str, str]:
-        files = input_files_of(input_data, label=LABEL, sim_type=self.name)
+    def primaries_in(self, files: dict[str, str]) -> int:
+        """NSTAT of beam.dat; the four input files must all be there."""
         missing = [name for name in REQUIRED_FILES if name not in files]
         if missing:
             raise InvalidInput(f"{LABEL} input_files need {', '.join(missing)}", field="input_files")
-        return files
+        return nstat(files["beam.dat"])
 
-    def check_available(self, input_data: dict) -> None:
-        """Raises InvalidInput when the input is not SHIELD-HIT12A files or `shieldhit` cannot be found."""
-        self._files(input_data)
-        find_executable(setting="SHIELDHIT_PATH", default_name="shieldhit", label=LABEL)
-
-    def command(self, executable: str, run: TaskRun) -> list[str]:
+    def command(self, executable: str, run: TaskRun, files: dict[str, str]) -> list[str]:
         """The command line: input files by name, primaries, RNG seed, then the working directory."""
         return [
             executable,
@@ -73,29 +75,11 @@ class ShieldhitSimulator:
             str(run.workdir),
         ]
 
-    def run(self, run: TaskRun, *, progress: Progress, should_stop) -> list[dict]:
-        """Runs one task in run.workdir and returns its estimators (one per .bdo file)."""
-        try:
-            files = self._files(run.input_data)
-            executable = find_executable(setting="SHIELDHIT_PATH", default_name="shieldhit", label=LABEL)
-        except InvalidInput as error:
-            raise failure(error.message) from error
-        workdir = Path(run.workdir)
-        write_input_files(workdir, files)
-        output = run_process(
-            command=self.command(executable, run),
-            workdir=workdir,
-            label=LABEL,
-            parse_line=parse_progress,
-            progress=progress,
-            should_stop=should_stop,
-            total_primaries=run.primaries,
-            log_patterns=LOG_PATTERNS,
-        )
-        return read_estimators(
-            sorted(workdir.glob("*.bdo")),
-            label=LABEL,
-            read=_read_bdo,
-            name_of=lambda path, _estimator: estimator_name(path, run.seed),
-            failure_logs=lambda: run_logs(LABEL, output, workdir, LOG_PATTERNS),
-        )
+    def line_parser(self):
+        return parse_progress
+
+    def output_files(self, workdir: Path, files: dict[str, str]) -> list[Path]:
+        return sorted(workdir.glob("*.bdo"))
+
+    def estimator_name(self, path: Path, run: TaskRun) -> str:
+        return estimator_name(path, run.seed)

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from yaptide_site.errors import InvalidInput
 
-from .base import Progress, TaskRun
-from .process import failure, find_executable, input_files_of, read_estimators, run_logs, run_process, write_input_files
+from .base import TaskRun, positive_count
+from .process import ProcessSimulator
 
 LABEL = "TOPAS"
 # TOPAS seeds are 32-bit signed integers.
@@ -47,51 +47,42 @@ def _read_csv(path: Path):
     return estimator if TopasReader(str(path)).read(estimator) else None
 
 
-class TopasSimulator:
+class TopasSimulator(ProcessSimulator):
     """Runs TOPAS with the task's histories and seed written into its parameter file; results from CSV scorers."""
 
     name = "topas"
+    label = LABEL
+    executable_setting = "TOPAS_PATH"
+    default_executable = "topas"
 
-    def _files(self, input_data: dict) -> tuple[dict[str, str], str]:
-        files = input_files_of(input_data, label=LABEL, sim_type=self.name)
-        # The main parameter file is the one that sets the histories (as counted at submission).
+    @staticmethod
+    def _main(files: dict[str, str]) -> str:
+        # The main parameter file is the one that sets the histories.
         main = next((name for name, text in files.items() if name.endswith(".txt") and _HISTORIES.search(text)), None)
         if main is None:
-            raise InvalidInput(f"{LABEL} input_files need a .txt parameter file with NumberOfHistoriesInRun")
-        return files, main
+            raise InvalidInput(
+                f"{LABEL} input_files need a .txt parameter file with NumberOfHistoriesInRun", field="input_files"
+            )
+        return main
 
-    def check_available(self, input_data: dict) -> None:
-        """Raises InvalidInput when the input has no TOPAS parameter file or `topas` cannot be found."""
-        self._files(input_data)
-        find_executable(setting="TOPAS_PATH", default_name="topas", label=LABEL)
+    def primaries_in(self, files: dict[str, str]) -> int:
+        """NumberOfHistoriesInRun of the main parameter file (parameter names in any case)."""
+        main = self._main(files)
+        return positive_count(_HISTORIES.search(files[main]).group(2), f"NumberOfHistoriesInRun in {main}")
 
-    def command(self, executable: str, parameter_file: str) -> list[str]:
+    def task_files(self, files: dict[str, str], run: TaskRun) -> dict[str, str]:
+        main = self._main(files)
+        return {**files, main: rewrite_parameters(files[main], primaries=run.primaries, seed=run.seed)}
+
+    def command(self, executable: str, run: TaskRun, files: dict[str, str]) -> list[str]:
         """topas with the main parameter file."""
-        return [executable, parameter_file]
+        return [executable, self._main(files)]
 
-    def run(self, run: TaskRun, *, progress: Progress, should_stop) -> list[dict]:
-        """Runs one task in run.workdir and returns its estimators (one per CSV scorer file)."""
-        try:
-            files, main = self._files(run.input_data)
-            executable = find_executable(setting="TOPAS_PATH", default_name="topas", label=LABEL)
-        except InvalidInput as error:
-            raise failure(error.message) from error
-        workdir = Path(run.workdir)
-        files = {**files, main: rewrite_parameters(files[main], primaries=run.primaries, seed=run.seed)}
-        write_input_files(workdir, files)
-        output = run_process(
-            command=self.command(executable, main),
-            workdir=workdir,
-            label=LABEL,
-            parse_line=parse_progress,
-            progress=progress,
-            should_stop=should_stop,
-            total_primaries=run.primaries,
-        )
-        return read_estimators(
-            sorted(path for path in workdir.glob("*.csv") if path.name not in files),
-            label=LABEL,
-            read=_read_csv,
-            name_of=lambda path, _estimator: path.stem,
-            failure_logs=lambda: run_logs(LABEL, output, workdir, ()),
-        )
+    def line_parser(self):
+        return parse_progress
+
+    def output_files(self, workdir: Path, files: dict[str, str]) -> list[Path]:
+        return sorted(path for path in workdir.glob("*.csv") if path.name not in files)
+
+    def read_output(self, path: Path):
+        return _read_csv(path)

@@ -117,7 +117,6 @@ def test_batch_options_accept_allowed_options_in_every_form():
     assert options.array_arguments() == ["--time=00:10:00", "--partition=plgrid", "--mem=2G"]
     assert options.array_header_lines() == "#SBATCH --account=plgyaptide\n#SBATCH --exclusive\n"
     assert options.collect_arguments() == ["--time=00:05:00", "--qos=normal"]
-    assert slurm.batch_options_from_json(options.as_json()) == options
 
 
 @pytest.mark.parametrize(

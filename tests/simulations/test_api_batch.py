@@ -8,7 +8,7 @@ import pytest
 from accounts.models import KeycloakUser
 from simulations.models import BatchSimulation, Input, Simulation
 from tests.conftest import api_client_for
-from tests.factories import ClusterFactory
+from tests.factories import ClusterFactory, editor_project
 
 URL = "/api/simulations/"
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
@@ -20,6 +20,12 @@ FILES = {
 }
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def slurm_backend(settings):
+    """The real BATCH backend: its checks run at submit; nothing is dispatched (no commit in these tests)."""
+    settings.SIMULATION_BACKENDS = {**settings.SIMULATION_BACKENDS, "BATCH": "simulations.execution.slurm.SlurmBackend"}
 
 
 @pytest.fixture
@@ -54,7 +60,7 @@ def batch_body(**overrides) -> dict:
         "batch_options": {"array_options": "--time=00:10:00", "collect_header": "#SBATCH --mem=1G"},
     }
     body.update(overrides)
-    return body
+    return {key: value for key, value in body.items() if value is not None}
 
 
 def test_a_keycloak_user_with_a_certificate_submits_a_batch_job(plg_client, cluster):
@@ -65,8 +71,7 @@ def test_a_keycloak_user_with_a_certificate_submits_a_batch_job(plg_client, clus
     assert (simulation.platform, simulation.job_state, simulation.cluster) == ("BATCH", "PENDING", cluster)
     assert sorted(simulation.tasks.values_list("task_id", flat=True)) == [1, 2, 3, 4]
     stored = Input.objects.get(simulation=simulation).data["batch_options"]
-    assert stored["array_options"] == [["--time", "00:10:00"]]
-    assert stored["collect_header"] == [["--mem", "1G"]]
+    assert stored == {"array_options": "--time=00:10:00", "collect_header": "#SBATCH --mem=1G"}
 
 
 def test_the_cluster_may_come_in_batch_options_as_the_old_api_sends_it(plg_client, cluster):
@@ -80,10 +85,15 @@ def test_the_cluster_may_come_in_batch_options_as_the_old_api_sends_it(plg_clien
     [
         ({"cluster": "athena"}, "cluster", "unknown cluster 'athena'"),
         ({"cluster": ""}, "cluster", "may not be blank"),
+        ({"cluster": None, "batch_options": {"cluster_name": "athena"}}, "cluster", "unknown cluster 'athena'"),
         ({"batch_options": {"array_options": "--wrap=reboot"}}, "batch_options", "'--wrap' is not allowed"),
         ({"batch_options": {"array_header": "rm -rf ~"}}, "batch_options", "only #SBATCH lines"),
         ({"batch_options": {"arrays": "--time=1"}}, "batch_options", "unknown key 'arrays'"),
-        ({"sim_type": "dummy"}, "sim_type", "SHIELD-HIT12A input files"),
+        (
+            {"sim_type": "dummy", "input_type": "editor", "input_files": None, "input_json": editor_project()},
+            "sim_type",
+            "run SHIELD-HIT12A (sim_type shieldhit)",
+        ),
     ],
 )
 def test_bad_batch_submissions_are_400_naming_what_is_wrong(plg_client, cluster, overrides, field, message):
@@ -115,12 +125,18 @@ def test_a_cluster_without_ssh_settings_is_refused(plg_client):
     assert "not configured for batch jobs" in response.json()["message"]
 
 
-@pytest.mark.parametrize("extra", [{"cluster": "ares"}, {"batch_options": {"cluster_name": "ares"}}])
-def test_batch_fields_on_a_direct_submission_are_400(api_client, cluster, extra):
-    body = {"sim_type": "shieldhit", "ntasks": 1, "input_type": "files", "input_files": FILES, **extra}
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"cluster": "ares"}, "cluster applies to BATCH simulations only"),
+        ({"batch_options": {"cluster_name": "ares"}}, "batch_options apply to BATCH simulations only"),
+    ],
+)
+def test_batch_fields_on_a_direct_submission_are_400(api_client, cluster, extra, message):
+    body = {"sim_type": "dummy", "ntasks": 1, "input_type": "editor", "input_json": editor_project(), **extra}
     response = api_client.post(URL, body, format="json")
     assert response.status_code == 400
-    assert "for platform BATCH" in response.json()["message"]
+    assert message in response.json()["message"]
 
 
 @pytest.mark.parametrize(

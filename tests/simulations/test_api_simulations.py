@@ -97,6 +97,23 @@ def test_missing_input_is_400(api_client):
     assert "input_json" in response.json()["errors"]
 
 
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"platform": "batch"}, "BATCH simulations are not available on this server"),
+        ({"batch_options": {"cluster_name": "ares"}}, "batch_options apply to BATCH simulations only"),
+    ],
+)
+def test_batch_submission_without_a_batch_backend_is_400_not_a_hanging_job(api_client, settings, overrides, message):
+    settings.SIMULATION_BACKENDS = {"DIRECT": settings.SIMULATION_BACKENDS["DIRECT"]}
+
+    response = api_client.post(URL, submit_body(**overrides), format="json")
+
+    assert response.status_code == 400
+    assert message in response.json()["message"]
+    assert not Simulation.objects.exists()
+
+
 def test_oversized_submission_is_413_json(api_client, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2000
     body = submit_body(input_json={**editor_project(), "padding": "x" * 5000})

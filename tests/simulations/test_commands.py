@@ -59,9 +59,40 @@ def test_remove_task_removes_only_that_task_of_that_simulation(submit):
 
     out = run("remove_task", simulation.job_id, "1")
 
-    assert out.strip() == f"Removed task 1 of {simulation.job_id}."
+    assert out.strip() == f"Canceled and removed task 1 of {simulation.job_id}."
     assert sorted(Task.objects.filter(simulation=simulation).values_list("task_id", flat=True)) == [0, 2]
     assert sorted(Task.objects.filter(simulation=other).values_list("task_id", flat=True)) == [0, 1, 2]
+
+
+def test_remove_task_of_a_finished_task_says_removed_only(submit):
+    simulation, _ = submit(ntasks=2)
+    task_apply_update(simulation=simulation, task_id=1, update=TaskUpdate(task_state=JobState.FAILED))
+
+    assert run("remove_task", simulation.job_id, "1").strip() == f"Removed task 1 of {simulation.job_id}."
+
+
+def test_removing_the_only_task_of_a_running_job_ends_the_job(submit):
+    simulation, _ = submit(ntasks=1)
+    task_apply_update(simulation=simulation, task_id=0, update=TaskUpdate(task_state=JobState.RUNNING))
+
+    run("remove_task", simulation.job_id, "0")
+
+    simulation.refresh_from_db()
+    assert simulation.job_state == JobState.FAILED and simulation.end_time is not None
+    assert not Task.objects.filter(simulation=simulation).exists()
+
+
+def test_removing_the_last_running_task_merges_the_completed_rest(submit, django_capture_on_commit_callbacks):
+    simulation, _ = submit(ntasks=2)
+    task_apply_update(simulation=simulation, task_id=0, update=TaskUpdate(task_state=JobState.COMPLETED))
+    task_apply_update(simulation=simulation, task_id=1, update=TaskUpdate(task_state=JobState.RUNNING))
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        run("remove_task", simulation.job_id, "1")
+
+    simulation.refresh_from_db()
+    assert simulation.job_state == JobState.MERGING_QUEUED
+    assert len(callbacks) == 2  # the canceled task's revoke and the merge
 
 
 def test_remove_task_that_does_not_exist_fails_and_touches_nothing(submit):

@@ -200,4 +200,4 @@ def test_fails_on_request_for_the_named_task_with_a_log(tmp_path):
 
 
 def test_is_always_available():
-    assert get_simulator("dummy").check_available({"input_type": "EDITOR"}) is None
+    assert get_simulator("dummy").check_available() is None

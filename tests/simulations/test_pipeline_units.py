@@ -7,11 +7,12 @@ import pytest
 from django.utils import timezone
 from django_celery_results.models import TaskResult
 
-from simulations import execution, tasks
+from simulations import tasks
 from simulations.choices import JobState
+from simulations.execution.celery import CeleryBackend
 from simulations.models import CelerySimulation, CeleryTask, Simulation, Task
 from simulations.services import TaskClaim, TaskUpdate, simulation_cancel, task_apply_update, task_claim
-from simulations.simulators import SIMULATORS
+from simulations.simulators import SIMULATORS, get_simulator
 from simulations.simulators.dummy import Axis as DummyAxis
 from simulations.simulators.dummy import Beam, Scorer, build_estimators
 from tests.factories import editor_project
@@ -36,7 +37,7 @@ def eager_celery(settings):
 def merges(monkeypatch):
     """Records the merges the services enqueue instead of sending them."""
     queued = []
-    monkeypatch.setattr(execution, "simulation_merge_queued", lambda *, simulation_id: queued.append(simulation_id))
+    monkeypatch.setattr(CeleryBackend, "merge", lambda self, *, simulation_id: queued.append(simulation_id))
     return queued
 
 
@@ -145,7 +146,10 @@ def test_a_job_whose_tasks_all_failed_enqueues_no_merge(submit, merges, django_c
 class UnavailableSimulator:
     name = "unavailable"
 
-    def check_available(self, input_data: dict) -> None:
+    def prepare(self, *, input_type, input_json, input_files):
+        return get_simulator("dummy").prepare(input_type=input_type, input_json=input_json, input_files=input_files)
+
+    def check_available(self) -> None:
         raise InvalidInput("the shieldhit executable was not found; set SHIELDHIT_PATH")
 
 

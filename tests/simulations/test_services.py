@@ -141,7 +141,9 @@ def test_update_key_check_compares_in_constant_time(submit, monkeypatch):
     simulation, key = submit()
     calls = []
     real = hmac.compare_digest
-    monkeypatch.setattr("simulations.services.hmac.compare_digest", lambda a, b: calls.append((a, b)) or real(a, b))
+    monkeypatch.setattr(
+        "simulations.services.keys.hmac.compare_digest", lambda a, b: calls.append((a, b)) or real(a, b)
+    )
 
     assert update_key_matches(simulation=simulation, key=key)
     assert calls == [(simulation.update_key_hash, simulation.update_key_hash)]

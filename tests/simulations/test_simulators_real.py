@@ -451,7 +451,7 @@ def test_a_missing_executable_is_invalid_input_naming_it_and_its_setting(no_exec
     executable, setting = EXECUTABLES[sim_type]
 
     with pytest.raises(InvalidInput) as refused:
-        get_simulator(sim_type).check_available(INPUTS[sim_type])
+        get_simulator(sim_type).check_available()
 
     assert f"'{executable}'" in refused.value.message
     assert setting in refused.value.message
@@ -464,7 +464,7 @@ def test_the_setting_points_to_the_executable(no_executables, tmp_path, settings
     executable, setting = EXECUTABLES[sim_type]
     setattr(settings, setting, str(FAKES / executable))
 
-    get_simulator(sim_type).check_available(INPUTS[sim_type])
+    get_simulator(sim_type).check_available()
     run_task(sim_type, tmp_path / "task")
 
     assert fake_call(tmp_path / "task")["argv"][0] == str(FAKES / executable)
@@ -474,15 +474,15 @@ def test_a_setting_that_is_not_an_executable_is_invalid_input(no_executables, tm
     settings.SHIELDHIT_PATH = str(tmp_path / "nothing-here")
 
     with pytest.raises(InvalidInput, match="SHIELDHIT_PATH"):
-        get_simulator("shieldhit").check_available(INPUTS["shieldhit"])
+        get_simulator("shieldhit").check_available()
 
 
 @REAL
 def test_editor_input_is_refused_because_the_converter_is_missing(fakes_on_path, sim_type):
-    editor = {"input_type": "EDITOR", "input_json": {"beam": {"numberOfParticles": 10}}}
+    editor = {"beam": {"numberOfParticles": 10}}
 
-    with pytest.raises(InvalidInput, match="converter is not available"):
-        get_simulator(sim_type).check_available(editor)
+    with pytest.raises(InvalidInput, match="no editor-to-.* converter"):
+        get_simulator(sim_type).prepare(input_type="EDITOR", input_json=editor, input_files=None)
 
 
 @pytest.mark.parametrize(
@@ -497,4 +497,37 @@ def test_editor_input_is_refused_because_the_converter_is_missing(fakes_on_path,
 )
 def test_input_files_the_simulator_cannot_run_are_invalid_input(fakes_on_path, sim_type, files, message):
     with pytest.raises(InvalidInput, match=message):
-        get_simulator(sim_type).check_available({"input_type": "FILES", "input_files": files})
+        get_simulator(sim_type).prepare(input_type="FILES", input_json=None, input_files=files)
+
+
+@pytest.mark.parametrize(
+    ("sim_type", "files", "primaries"),
+    [
+        # TOPAS parameter names are case-insensitive.
+        ("topas", {"run.txt": "i:so/beam/numberofhistoriesinrun = 250\n"}, 250),
+        # A fixed-format FLUKA card may be indented inside its 10-character name field.
+        ("fluka", {"a.inp": "TITLE\n\n  START        300.\nSTOP\n"}, 300),
+        ("fluka", {"a.inp": "FREE\n  START, 400.0\nSTOP\n"}, 400),
+        ("shieldhit", {**SHIELDHIT_FILES, "beam.dat": "  nstat 500 0\n"}, 500),
+    ],
+)
+def test_files_the_simulator_runs_are_counted_the_way_it_reads_them(sim_type, files, primaries):
+    prepared = get_simulator(sim_type).prepare(input_type="FILES", input_json=None, input_files=files)
+
+    assert prepared.primaries == primaries and prepared.files == files
+
+
+@pytest.mark.parametrize(
+    ("sim_type", "files"),
+    [
+        ("topas", {"run.txt": "i:so/beam/numberofhistoriesinrun = 250\n"}),
+        ("fluka", {"a.inp": "TITLE\n\n  START        300.\nSTOP\n"}),
+    ],
+)
+def test_an_input_the_simulator_accepts_is_accepted_at_submit(api_client, fakes_on_path, sim_type, files):
+    body = {"sim_type": sim_type, "ntasks": 2, "input_type": "files", "input_files": files}
+
+    response = api_client.post("/api/simulations/", body, format="json")
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["requested_primaries"] in (250, 300)

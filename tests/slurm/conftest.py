@@ -6,6 +6,7 @@ from tests.conftest import api_client_for
 
 from .loopback import loopback
 
+SLURM_BACKEND = "simulations.execution.slurm.SlurmBackend"
 BASE_PRELUDE = 'export PATH="/opt/yaptide-cluster/bin:$PATH"'
 
 
@@ -40,9 +41,16 @@ def plg_user(db, cluster_side):
 @pytest.fixture
 def batch_stack(transactional_db, live_server, celery_workers, cluster, plg_user):
     """A live server the cluster calls back, a real Celery worker with beat (the reconciler), and the user."""
+    settings.SIMULATION_BACKENDS = {**settings.SIMULATION_BACKENDS, "BATCH": SLURM_BACKEND}
     cluster.callback_url = live_server.url
     cluster.save()
-    worker = celery_workers.start(concurrency=3, beat=True, SLURM_RECONCILE_TICK_SECONDS="1", SLURM_RETRY_SECONDS="1")
+    worker = celery_workers.start(
+        concurrency=3,
+        beat=True,
+        YAPTIDE_TEST_SLURM="1",
+        SLURM_RECONCILE_TICK_SECONDS="1",
+        SLURM_RETRY_SECONDS="1",
+    )
     return BatchStack(cluster=cluster, user=plg_user, client=api_client_for(plg_user), worker=worker)
 
 

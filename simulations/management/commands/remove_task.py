@@ -16,5 +16,5 @@ class Command(BaseCommand):
     def handle(self, *args, job_id, task_id, **options):
         simulation = find_simulation(job_id)
         with service_errors():
-            task_remove(simulation=simulation, task_id=task_id)
-        self.stdout.write(f"Removed task {task_id} of {simulation.job_id}.")
+            message = task_remove(simulation=simulation, task_id=task_id)
+        self.stdout.write(message)

@@ -29,14 +29,20 @@ from clusters.ssh import (
     check_certificate,
     cluster_session,
 )
+from yaptide_site.celery import app
 from yaptide_site.errors import InvalidInput
 
-from . import services
-from .choices import TERMINAL_STATES, InputType, JobState, SimType
-from .models import BatchSimulation, Input, Task
-from .services import TaskUpdate
-from .simulators.base import TaskRun
-from .simulators.shieldhit import ShieldhitSimulator
+from .. import services
+from ..choices import TERMINAL_STATES, JobState
+from ..models import BatchSimulation, Input, Task
+from ..runner import task_seed
+from ..services import TaskUpdate
+from ..simulators.base import TaskRun
+from ..simulators.shieldhit import ShieldhitSimulator
+from . import DispatchFailed
+
+SUBMIT = "simulations.slurm_submit"
+CANCEL = "simulations.slurm_cancel"
 
 logger = logging.getLogger(__name__)
 
@@ -57,17 +63,42 @@ SLURM_FAILURES = {
 }
 
 
-def task_seed(job_id: str, task_id: int) -> int:
-    from .tasks import task_seed as direct_seed
+class SlurmBackend:
+    """BATCH: jobs go to a Slurm cluster over SSH, from Celery tasks only (sent by name, after commit)."""
 
-    return direct_seed(job_id, task_id)
+    def check(self, *, simulator, user, cluster, batch_options: dict | None) -> None:
+        """A Keycloak user with a usable certificate, a configured cluster, SHIELD-HIT12A, allowed options."""
+        submission_check(user=user, cluster=cluster, simulator=simulator, batch_options=batch_options)
+
+    def dispatch(self, *, simulation_id: int, update_key: str) -> None:
+        """Sends the submission to a worker (SSH never runs in the request that submitted)."""
+        try:
+            app.signature(SUBMIT).apply_async(
+                args=(simulation_id, update_key), queue=settings.CELERY_TASK_DEFAULT_QUEUE
+            )
+        except Exception as exc:
+            raise DispatchFailed(f"the Celery broker did not take the batch submission: {exc!r}") from exc
+
+    def cancel(self, *, simulation_id: int) -> None:
+        """Sends the scancel to a worker; the job and its tasks are CANCELED already."""
+        try:
+            app.signature(CANCEL).apply_async(args=(simulation_id,), queue=settings.CELERY_TASK_DEFAULT_QUEUE)
+        except Exception:
+            logger.warning("scancel of simulation %s not sent; the reconciler leaves it be", simulation_id)
+
+    def merge(self, *, simulation_id: int) -> None:
+        """Nothing to start: the collect job waits in Slurm for the array (afterany); after a cancel, the cancel
+        task itself runs the collect job once Slurm has stopped the array."""
+
+    def reaps_stale_tasks(self) -> bool:
+        return False  # the reconciler asks Slurm instead of guessing from silence
 
 
 # --- submission checks (called by the submit service before anything is created) ------------------------------
 
 
-def submission_check(*, user, cluster: Cluster | None, sim_type: str, input_type: str, batch_options) -> dict:
-    """Validates a BATCH submission; returns batch_options as stored with the input. InvalidInput says why not."""
+def submission_check(*, user, cluster: Cluster | None, simulator, batch_options) -> None:
+    """Validates a BATCH submission; InvalidInput says why not. No SSH: the certificate is read, not tried."""
     real_user = user.get_real_instance() if hasattr(user, "get_real_instance") else user
     if not isinstance(real_user, KeycloakUser):
         raise InvalidInput("batch simulations need a Keycloak (PLGrid) account: log in with PLGrid", field="platform")
@@ -81,16 +112,15 @@ def submission_check(*, user, cluster: Cluster | None, sim_type: str, input_type
     except CredentialsError as error:
         raise InvalidInput(f"your SSH certificate cannot be used: {error}", field="platform") from None
     if cluster is None:
-        raise InvalidInput("batch simulations need a cluster", field="cluster")
+        named = (batch_options or {}).get("cluster_name") if isinstance(batch_options, dict) else None
+        raise InvalidInput(
+            f"unknown cluster {named!r}" if named else "batch simulations need a cluster (its name)", field="cluster"
+        )
     if not cluster.reachable:
         raise InvalidInput(f"cluster {cluster.cluster_name} is not configured for batch jobs yet", field="cluster")
-    if sim_type != SimType.SHIELDHIT or input_type != InputType.FILES:
-        raise InvalidInput(
-            "batch simulations run SHIELD-HIT12A input files (sim_type shieldhit, input_type files) for now",
-            field="sim_type",
-        )
-    options = slurm.parse_batch_options(batch_options)
-    return options.as_json()
+    if getattr(simulator, "name", "") != "shieldhit":
+        raise InvalidInput("batch simulations run SHIELD-HIT12A (sim_type shieldhit) for now", field="sim_type")
+    slurm.parse_batch_options(batch_options)
 
 
 # --- job folder --------------------------------------------------------------------------------------------------
@@ -117,22 +147,21 @@ def job_files(simulation: BatchSimulation, job_dir: str, update_key: str) -> Job
     """Everything the job folder holds before sbatch: input, per-task command lines, config, key, scripts."""
     cluster = simulation.cluster
     input_data = Input.objects.get(simulation_id=simulation.pk).data
-    options = slurm.batch_options_from_json(input_data.get("batch_options"))
+    options = slurm.parse_batch_options(input_data.get("batch_options"))
     simulator = ShieldhitSimulator()
     tasks = Task.objects.filter(simulation_id=simulation.pk).order_by("task_id")
-    command_lines = {
-        str(task.task_id): simulator.command(
-            "shieldhit",
-            TaskRun(
-                input_data=input_data,
-                primaries=task.requested_primaries,
-                seed=task_seed(simulation.job_id, task.task_id),
-                workdir=Path(posixpath.join(job_dir, f"task_{task.task_id:04d}")),
-                task_id=task.task_id,
-            ),
+    input_files = input_data.get("input_files") or {}
+    command_lines = {}
+    for task in tasks:
+        run = TaskRun(
+            input_data=input_data,
+            primaries=task.requested_primaries,
+            seed=task_seed(simulation.job_id, task.task_id),
+            workdir=Path(posixpath.join(job_dir, f"task_{task.task_id:04d}")),
+            task_id=task.task_id,
         )
-        for task in tasks
-    }
+        # The direct path's command line, with the cluster's `shieldhit` (found on PATH after the prelude).
+        command_lines[str(task.task_id)] = simulator.command("shieldhit", run, simulator.task_files(input_files, run))
     name = f"yaptide-{simulation.job_id[:15]}"
     defaults = slurm.option_arguments(slurm.parse_sbatch_options(cluster.sbatch_options, "sbatch_options"))
     array = slurm.sbatch_array_command(
@@ -146,9 +175,7 @@ def job_files(simulation: BatchSimulation, job_dir: str, update_key: str) -> Job
         job_name=f"{name}-collect", output="logs/collect.out", options=[*defaults, *options.collect_arguments()]
     )
     quoted_dir = shlex.quote(job_dir)
-    files: dict[str, tuple[str, int]] = {
-        f"input/{file_name}": (text, 0o644) for file_name, text in (input_data.get("input_files") or {}).items()
-    }
+    files: dict[str, tuple[str, int]] = {f"input/{file_name}": (text, 0o644) for file_name, text in input_files.items()}
     files["tasks.json"] = (json.dumps(command_lines), 0o644)
     files["config.json"] = (json.dumps({"job_id": simulation.job_id, "url": cluster.callback_url}), 0o644)
     files["update_key"] = (update_key + "\n", 0o600)

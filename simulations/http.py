@@ -1,4 +1,5 @@
-"""Results responses spliced from stored page JSON: no page is parsed and dumped again.
+"""HTTP for results: responses spliced from stored page JSON (no page is parsed and dumped again), content
+negotiation and ETags, shared by both API faces.
 
 A body is a list of parts: JSON bytes made here and payloads as stored (compressed). With
 `Accept-Encoding: zstd` stored zstandard frames are sent untouched (a zstd stream may hold several
@@ -45,9 +46,12 @@ def estimator_parts(estimator: dict, page_blobs: list[bytes]) -> list[Part]:
     return parts
 
 
-def results_parts(estimators: list[tuple[dict, list[bytes]]]) -> list[Part]:
-    """`{"estimators": [estimator, ...]}`, pages as stored."""
-    parts: list[Part] = [b'{"estimators":[']
+def results_parts(
+    estimators: list[tuple[dict, list[bytes]]], *, envelope: dict | None = None, key: str = "estimators"
+) -> list[Part]:
+    """`{**envelope, key: [estimator, ...]}`, pages as stored: the envelope's keys (e.g. a "message") come first."""
+    head = orjson.dumps(envelope)[:-1] + b"," if envelope else b"{"
+    parts: list[Part] = [head + orjson.dumps(key) + b":["]
     for index, (estimator, blobs) in enumerate(estimators):
         if index:
             parts.append(b",")

@@ -9,7 +9,6 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import connection
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import exceptions
@@ -17,12 +16,12 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from yaptide_site.api import ORJSONParser, ORJSONRenderer, error_responses, iso_utc
+from yaptide_site.api import ORJSONParser, ORJSONRenderer, error_responses
 from yaptide_site.errors import InvalidInput
 
+from . import presenters, selectors
 from .choices import JobState
 from .models import Simulation
-from .selectors import JOB_ID_PATTERN
 from .serializers import (
     TaskSerializer,
     WorkerLogfilesSerializer,
@@ -49,18 +48,6 @@ MAX_SECONDS = 2**31 - 1
 MAX_TEXT = {"job_dir": 1024, "array_id": 64, "collect_id": 64, "celery_id": 255}
 
 
-WORKER_FIELDS = ("id", "job_id", "platform", "input_type", "job_state", "update_key_hash")
-WORKER_SQL = f"SELECT {', '.join(WORKER_FIELDS)} FROM {Simulation._meta.db_table} WHERE job_id = %s"  # noqa: S608 - constants
-
-
-def simulation_for_worker(job_id: str) -> Simulation | None:
-    """The simulation a worker names, with the fields the services need (one plain query: this runs per update)."""
-    with connection.cursor() as cursor:
-        cursor.execute(WORKER_SQL, [job_id])
-        row = cursor.fetchone()
-    return None if row is None else Simulation.from_db(connection.alias, WORKER_FIELDS, row)
-
-
 class UpdateKeyDenied(exceptions.PermissionDenied):
     default_detail = DENIED
 
@@ -71,7 +58,7 @@ class HasUpdateKey(BasePermission):
     def has_permission(self, request, view):
         job_id = view.kwargs.get("job_id", "")
         key = request.META.get(UPDATE_KEY_HEADER, "")
-        simulation = simulation_for_worker(job_id) if JOB_ID_PATTERN.fullmatch(job_id) else None
+        simulation = selectors.simulation_for_worker(job_id)
         # An unknown job and a wrong key answer alike (compare anyway, so both take the same time).
         matches = update_key_matches(simulation=simulation or Simulation(update_key_hash="0" * 64), key=key)
         if simulation is None or not matches:
@@ -199,9 +186,7 @@ class WorkerSimulationView(WorkerView):
             array_id=_text(data, "array_id"),
             collect_id=_text(data, "collect_id"),
         )
-        return Response(
-            {"job_id": simulation.job_id, "job_state": simulation.job_state, "end_time": iso_utc(simulation.end_time)}
-        )
+        return Response(presenters.simulation_state(simulation))
 
 
 class WorkerTaskView(WorkerView):
@@ -230,18 +215,7 @@ class WorkerTaskView(WorkerView):
     )
     def post(self, request, job_id: str, task_id: int):
         task = task_apply_update(simulation=self.simulation, task_id=task_id, update=task_update_parse(request.data))
-        return Response(
-            {
-                "task_id": task.task_id,
-                "task_state": task.task_state,
-                "requested_primaries": task.requested_primaries,
-                "simulated_primaries": task.simulated_primaries,
-                "estimated_time": task.estimated_time,
-                "start_time": iso_utc(task.start_time),
-                "end_time": iso_utc(task.end_time),
-                "last_update_time": iso_utc(task.last_update_time),
-            }
-        )
+        return Response(presenters.task_status(task))
 
 
 PAGE_EXAMPLE = {

@@ -1,0 +1,13 @@
+"""Reads of users; the token's user lookup is plain SQL, since it runs on every authenticated request."""
+
+from yaptide_site.db import fetch_model
+
+from .models import User
+
+TOKEN_USER_FIELDS = ("id", "is_superuser", "username", "auth_provider", "is_active", "is_staff")
+_TOKEN_USER_SQL = f"SELECT {', '.join(TOKEN_USER_FIELDS)} FROM {User._meta.db_table} WHERE id = %s"
+
+
+def token_user(user_id: int) -> User | None:
+    """The user a token names, with TOKEN_USER_FIELDS loaded (one query)."""
+    return fetch_model(User, _TOKEN_USER_SQL, [user_id], TOKEN_USER_FIELDS)

@@ -1,0 +1,106 @@
+"""DIRECT execution on Celery workers: one Celery task per Task row, sent by name (a signature, so the
+tasks module is not imported here), with its Celery id recorded on the CeleryTask first so that a cancel can
+revoke it.
+
+There is no chord: the task update that ends the last task moves the job to MERGING_QUEUED (services), which
+calls `merge`; the job's progress lives in the database, so a restarted worker or broker loses nothing.
+"""
+
+import logging
+import uuid
+from collections.abc import Iterator
+
+from django.conf import settings
+from django.db.models import Case, CharField, Value, When
+from django_celery_results.models import TaskResult
+
+from yaptide_site.celery import app
+from yaptide_site.errors import InvalidInput
+
+from ..choices import JobState
+from ..models import CelerySimulation, CeleryTask
+from . import DispatchFailed
+
+logger = logging.getLogger(__name__)
+
+RUN_TASK = "simulations.run_task"
+MERGE_RESULTS = "simulations.merge_results"
+
+
+class CeleryBackend:
+    """Sends tasks to the queue of the Celery workers and revokes them on cancel."""
+
+    def check(self, *, simulator, user, cluster, batch_options: dict | None) -> None:
+        """The simulator must be able to run on this server's workers; batch options do not apply."""
+        if batch_options:
+            raise InvalidInput("batch_options apply to BATCH simulations only", field="batch_options")
+        if cluster is not None:
+            raise InvalidInput("cluster applies to BATCH simulations only", field="cluster")
+        simulator.check_available()
+
+    def dispatch(self, *, simulation_id: int, update_key: str) -> None:
+        """Sends one message per task. Workers write through the services directly, so they need no update key."""
+        ordinals = list(
+            CeleryTask.objects.filter(simulation_id=simulation_id).order_by("task_id").values_list("pk", "task_id")
+        )
+        celery_ids = {pk: uuid.uuid4().hex for pk, _ in ordinals}
+        if celery_ids:
+            CeleryTask.objects.filter(pk__in=celery_ids).update(
+                celery_id=Case(
+                    *(When(pk=pk, then=Value(cid)) for pk, cid in celery_ids.items()), output_field=CharField()
+                )
+            )
+        try:
+            for pk, task_id in ordinals:
+                # No time limits in the message: the worker that runs the simulation applies its own settings.
+                app.signature(RUN_TASK).apply_async(
+                    args=(simulation_id, task_id),
+                    task_id=celery_ids[pk],
+                    queue=settings.CELERY_TASK_DEFAULT_QUEUE,
+                    time_limit=None,
+                    soft_time_limit=None,
+                )
+        except Exception as exc:
+            raise DispatchFailed(f"the Celery broker did not take the tasks: {exc!r}") from exc
+
+    def cancel(self, *, simulation_id: int) -> None:
+        """Revokes the canceled tasks' messages where the broker can broadcast (not the embedded one).
+
+        Workers poll the database and stop on their own within about a second, so this is only an extra.
+        """
+        if settings.EMBEDDED_BROKER:
+            return
+        celery_ids = list(
+            CeleryTask.objects.filter(simulation_id=simulation_id, task_state=JobState.CANCELED)
+            .exclude(celery_id="")
+            .values_list("celery_id", flat=True)
+        )
+        try:
+            if celery_ids:
+                app.control.revoke(celery_ids)
+        except Exception:
+            logger.warning("revoke of simulation %s failed; workers stop by polling", simulation_id, exc_info=True)
+
+    def merge(self, *, simulation_id: int) -> None:
+        """Enqueues the merge, recording its Celery id as merge_id first."""
+        merge_id = uuid.uuid4().hex
+        CelerySimulation.objects.filter(pk=simulation_id).update(merge_id=merge_id)
+        app.signature(MERGE_RESULTS).apply_async(
+            args=(simulation_id,), task_id=merge_id, queue=settings.CELERY_TASK_DEFAULT_QUEUE
+        )
+
+    def reaps_stale_tasks(self) -> bool:
+        return True
+
+
+def completed_task_results(simulation_id: int) -> Iterator[tuple[list[dict], int]]:
+    """(estimators, simulated primaries) of each COMPLETED task, from the Celery result backend, one at a time."""
+    completed = dict(
+        CeleryTask.objects.filter(simulation_id=simulation_id, task_state=JobState.COMPLETED)
+        .exclude(celery_id="")
+        .values_list("celery_id", "simulated_primaries")
+    )
+    for celery_id, primaries in completed.items():
+        row = TaskResult.objects.filter(task_id=celery_id, status="SUCCESS").first()
+        if row is not None and row.result:
+            yield app.backend.decode_content(row, row.result), primaries

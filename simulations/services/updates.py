@@ -1,0 +1,219 @@
+"""Task and simulation updates: the state rules of REFERENCE section 2.
+
+Job and task states only move forward (choices.STATE_RANK) and a terminal state is final. A task update locks
+the simulation row first, then the task row, so concurrent writers of one simulation are serialized and the
+job state is always derived from committed task states.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from yaptide_site.errors import NotFound
+
+from .. import sql
+from ..choices import STATE_RANK, TERMINAL_STATES, JobState
+from ..execution import backend_for, reaped_platforms
+from ..models import BatchSimulation, CeleryTask, Simulation, Task
+from .results import logfiles_store
+
+
+@dataclass(frozen=True)
+class TaskUpdate:
+    """What a worker reports about one task; None means "not sent"."""
+
+    task_state: str | None = None
+    requested_primaries: int | None = None
+    simulated_primaries: int | None = None
+    estimated_time: int | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    celery_id: str | None = None
+
+
+def _task_changes(task: Task, update: TaskUpdate, now: datetime) -> dict[str, Any]:
+    """The column values the update rules of REFERENCE section 2 give for `task`; empty if terminal."""
+    if task.task_state in TERMINAL_STATES:
+        return {}
+    changes: dict[str, Any] = {"last_update_time": now}
+    state = task.task_state
+    if update.task_state and STATE_RANK[update.task_state] > STATE_RANK[state]:
+        state = changes["task_state"] = update.task_state
+    requested = task.requested_primaries
+    if update.requested_primaries:
+        requested = changes["requested_primaries"] = update.requested_primaries
+    if update.simulated_primaries and update.simulated_primaries > task.simulated_primaries:
+        changes["simulated_primaries"] = update.simulated_primaries
+    if state == JobState.COMPLETED:
+        changes["simulated_primaries"] = requested
+    if task.start_time is None and (update.start_time or state == JobState.RUNNING):
+        changes["start_time"] = update.start_time or now
+    end_time = task.end_time
+    if end_time is None and (update.end_time or state in TERMINAL_STATES):
+        end_time = changes["end_time"] = update.end_time or now
+    if end_time is not None:
+        changes["estimated_time"] = None
+    elif update.estimated_time is not None:
+        changes["estimated_time"] = update.estimated_time
+    return changes
+
+
+def _job_state_from_tasks(counts: dict[str, int]) -> str | None:
+    """The job state that the task states imply (REFERENCE section 2, applied on every task update)."""
+    total = sum(counts.values())
+    if not total:
+        return None
+    if counts.get(JobState.PENDING, 0) == total:
+        return JobState.PENDING
+    if sum(counts.get(state, 0) for state in TERMINAL_STATES) < total:
+        return JobState.RUNNING
+    if counts.get(JobState.COMPLETED, 0):
+        return JobState.MERGING_QUEUED
+    return JobState.FAILED
+
+
+def advance_job_state(locked: Simulation, new_state: str | None, now: datetime, end_time: datetime | None = None):
+    """Moves a locked simulation forward to `new_state`; setting a terminal state also sets end_time once."""
+    if locked.job_state in TERMINAL_STATES or not new_state or STATE_RANK[new_state] <= STATE_RANK[locked.job_state]:
+        return {}
+    changes: dict[str, Any] = {"job_state": new_state}
+    if new_state in TERMINAL_STATES and locked.end_time is None:
+        changes["end_time"] = end_time or now
+    Simulation.objects.filter(pk=locked.pk).update(**changes)
+    return changes
+
+
+def job_state_derive(locked: Simulation, now: datetime) -> None:
+    """Moves a locked, unfinished job to the state its tasks imply; the one move to MERGING_QUEUED starts the
+    merge after commit (the state is in the database, so a lost merge is sent again by the reaper)."""
+    if locked.job_state in TERMINAL_STATES:
+        return
+    counts = dict(
+        Task.objects.filter(simulation_id=locked.pk).values_list("task_state").annotate(n=Count("id")).order_by()
+    )
+    moved = advance_job_state(locked, _job_state_from_tasks(counts), now)
+    if moved.get("job_state") == JobState.MERGING_QUEUED:
+        backend = backend_for(locked.platform)
+        transaction.on_commit(lambda: backend.merge(simulation_id=locked.pk))
+
+
+@transaction.atomic
+def task_apply_update(*, simulation: Simulation, task_id: int, update: TaskUpdate) -> Task:
+    """Applies a worker's task update under the task rules and moves the job state along with it.
+
+    An update to a terminal task changes nothing; states and primaries never move backwards.
+    """
+    locked = sql.simulation_locked(simulation.pk)
+    task = sql.task_locked(simulation.pk, task_id)
+    if task is None:
+        raise NotFound(f"simulation {simulation.job_id} has no task {task_id}")
+    now = timezone.now()
+    changes = _task_changes(task, update, now)
+    if not changes:
+        return task
+    sql.task_update(task.pk, changes)
+    for name, value in changes.items():
+        setattr(task, name, value)
+    if update.celery_id is not None:  # only a Celery task has the column; for others this updates no row
+        CeleryTask.objects.filter(pk=task.pk).update(celery_id=update.celery_id)
+    if "task_state" in changes:
+        job_state_derive(locked, now)
+    return task
+
+
+@transaction.atomic
+def task_fail(*, simulation: Simulation, task_id: int, logs: dict[str, str]) -> Task:
+    """Marks a task FAILED now, keeping `logs` under task_<id>/ in the job's logfiles."""
+    logfiles_store(simulation=simulation, logfiles={f"task_{task_id}/{name}": text for name, text in logs.items()})
+    return task_apply_update(
+        simulation=simulation, task_id=task_id, update=TaskUpdate(task_state=JobState.FAILED, end_time=timezone.now())
+    )
+
+
+class TaskClaim:
+    """What task_claim tells a worker about to run a task."""
+
+    RUN = "run"  # the task was PENDING and is now RUNNING here
+    RERUN = "rerun"  # the task was RUNNING, but its worker was lost (no update within the lease): run it again
+    BUSY = "busy"  # another worker updated it within the lease: do not run it twice at the same time
+    DONE = "done"  # the task or its job is terminal (finished, failed, canceled, or given up): nothing to do
+
+
+@transaction.atomic
+def task_claim(*, simulation: Simulation, task_id: int, lease_seconds: int, redeliveries: int = 0) -> str:
+    """Lets exactly one worker run a task at a time (a TaskClaim value); RUN and RERUN mark it RUNNING now.
+
+    A task whose worker was lost more than TASK_MAX_RERUNS times (`redeliveries` of its message) is FAILED
+    with a log saying so, and the claim is DONE.
+    """
+    locked = sql.simulation_locked(simulation.pk)
+    task = sql.task_locked(simulation.pk, task_id)
+    if task is None or locked.job_state in TERMINAL_STATES or task.task_state in TERMINAL_STATES:
+        return TaskClaim.DONE
+    claim = TaskClaim.RUN
+    if task.task_state != JobState.PENDING:
+        if task.last_update_time > timezone.now() - timedelta(seconds=lease_seconds):
+            return TaskClaim.BUSY
+        claim = TaskClaim.RERUN
+    if claim == TaskClaim.RERUN and redeliveries > settings.TASK_MAX_RERUNS:
+        log = f"the worker running this task was lost {redeliveries} times\n"
+        task_fail(simulation=locked, task_id=task_id, logs={"worker.log": log})
+        return TaskClaim.DONE
+    task_apply_update(simulation=locked, task_id=task_id, update=TaskUpdate(task_state=JobState.RUNNING))
+    return claim
+
+
+def tasks_fail_stale(*, stale_seconds: int) -> list[tuple[str, int]]:
+    """Marks FAILED every RUNNING task with no update for `stale_seconds`, with a log saying so.
+
+    Only platforms whose backend leaves staleness to the reaper are looked at (Slurm has its reconciler). The
+    job state follows as for any task update. Returns (job_id, task_id) of the tasks it failed. Staleness is
+    checked again under the lock, so a task that just reported survives.
+    """
+    cutoff = timezone.now() - timedelta(seconds=stale_seconds)
+    candidates = Task.objects.non_polymorphic().filter(
+        task_state=JobState.RUNNING, last_update_time__lt=cutoff, platform__in=reaped_platforms()
+    )
+    failed = []
+    for simulation_pk, task_id in candidates.values_list("simulation_id", "task_id"):
+        with transaction.atomic():
+            locked = sql.simulation_locked(simulation_pk)
+            task = sql.task_locked(simulation_pk, task_id)
+            if task is None or task.task_state != JobState.RUNNING or task.last_update_time >= cutoff:
+                continue
+            message = f"task {task_id} sent no update for {stale_seconds} s (worker lost?) and was marked FAILED\n"
+            logfiles_store(simulation=locked, logfiles={f"task_{task_id}/reaper.log": message})
+            task_apply_update(simulation=locked, task_id=task_id, update=TaskUpdate(task_state=JobState.FAILED))
+            failed.append((locked.job_id, task_id))
+    return failed
+
+
+@transaction.atomic
+def simulation_apply_update(
+    *,
+    simulation: Simulation,
+    job_state: str | None = None,
+    end_time: datetime | None = None,
+    job_dir: str | None = None,
+    array_id: str | None = None,
+    collect_id: str | None = None,
+) -> Simulation:
+    """Applies a simulation update: nothing changes a terminal job, states only move forward, end_time is set
+    once; batch jobs also take job_dir, array_id and collect_id (other jobs have no such columns)."""
+    locked = sql.simulation_locked(simulation.pk)
+    if locked.job_state in TERMINAL_STATES:
+        return Simulation.objects.get(pk=simulation.pk)
+    now = timezone.now()
+    changes = advance_job_state(locked, job_state, now, end_time)
+    if end_time is not None and locked.end_time is None and "end_time" not in changes:
+        Simulation.objects.filter(pk=locked.pk).update(end_time=end_time)
+    batch_fields = {"job_dir": job_dir, "array_id": array_id, "collect_id": collect_id}
+    batch_fields = {name: value for name, value in batch_fields.items() if value is not None}
+    if batch_fields:
+        BatchSimulation.objects.filter(pk=locked.pk).update(**batch_fields)
+    return Simulation.objects.get(pk=simulation.pk)

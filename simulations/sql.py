@@ -1,0 +1,95 @@
+"""Every hand-written statement of the simulations app.
+
+These are the hot paths of the benchmark (a task update, the worker and owner lookups, results reads): each
+runs on every request of its kind, and compiling such small statements with the ORM costs more CPU than the
+database spends answering them. Everything else goes through the ORM.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connection
+
+from yaptide_site.db import fetch_all, fetch_model, select_sql
+
+from .models import Estimator, Page, Simulation, Task
+
+_SIMULATION = Simulation._meta.db_table
+_ESTIMATOR = Estimator._meta.db_table
+_PAGE = Page._meta.db_table
+_TASK = Task._meta.db_table
+
+WORKER_FIELDS = ("id", "job_id", "platform", "input_type", "job_state", "update_key_hash")
+OWNER_FIELDS = ("id", "job_id", "platform", "input_type", "job_state", "results_version")
+_WORKER_SQL = f"SELECT {', '.join(WORKER_FIELDS)} FROM {_SIMULATION} WHERE job_id = %s"
+_OWNER_SQL = f"SELECT {', '.join(OWNER_FIELDS)} FROM {_SIMULATION} WHERE user_id = %s AND job_id = %s"
+_PAGES_SQL = (
+    f"SELECT e.id, e.name, e.file_name, e.compressed_data, p.compressed_data FROM {_ESTIMATOR} e "
+    f"JOIN {_PAGE} p ON p.estimator_id = e.id WHERE e.simulation_id = %s AND (e.name = %s OR e.file_name = %s)"
+)
+_RESULTS_SQL = (
+    f"SELECT e.id, e.name, e.file_name, e.compressed_data, p.compressed_data FROM {_ESTIMATOR} e "
+    f"LEFT JOIN {_PAGE} p ON p.estimator_id = e.id WHERE e.simulation_id = %s ORDER BY e.position, e.id, p.page_number"
+)
+
+
+def simulation_locked(pk: int) -> Simulation:
+    """The simulation row (its own table's columns), locked for the rest of the transaction."""
+    locked = fetch_model(Simulation, select_sql(Simulation, "id = %s", lock=True), [pk])
+    if locked is None:
+        raise Simulation.DoesNotExist(f"simulation {pk} does not exist")
+    return locked
+
+
+def task_locked(simulation_pk: int, task_id: int) -> Task | None:
+    """Task `task_id` of a simulation (its own table's columns), locked for the rest of the transaction."""
+    return fetch_model(
+        Task, select_sql(Task, "simulation_id = %s AND task_id = %s", lock=True), [simulation_pk, task_id]
+    )
+
+
+def task_update(pk: int, changes: dict[str, Any]) -> None:
+    """One UPDATE of a task row's own columns: the statement of every progress report."""
+    fields = [Task._meta.get_field(name) for name in changes]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_TASK} SET {', '.join(f'{field.column} = %s' for field in fields)} WHERE id = %s",
+            [field.get_db_prep_value(changes[field.name], connection) for field in fields] + [pk],
+        )
+
+
+def simulation_delete_cascading(pk: int) -> None:
+    """Deletes a simulation in one statement; the schema cascades to everything it owns (PostgreSQL only)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {_SIMULATION} WHERE id = %s", [pk])
+
+
+def simulation_for_worker(job_id: str) -> Simulation | None:
+    """The simulation a worker names, with WORKER_FIELDS loaded."""
+    return fetch_model(Simulation, _WORKER_SQL, [job_id], WORKER_FIELDS)
+
+
+def simulation_of_owner(user_id: int, job_id: str) -> Simulation | None:
+    """The user's simulation with this job_id, with OWNER_FIELDS loaded."""
+    return fetch_model(Simulation, _OWNER_SQL, [user_id, job_id], OWNER_FIELDS)
+
+
+def task_progress(simulation_ids: Sequence[int]) -> list[tuple]:
+    """(simulation_id, task count, requested primaries, simulated primaries) per simulation."""
+    return fetch_all(
+        f"SELECT simulation_id, COUNT(*), SUM(requested_primaries), SUM(simulated_primaries) FROM {_TASK} "
+        f"WHERE simulation_id IN ({', '.join(['%s'] * len(simulation_ids))}) GROUP BY simulation_id",
+        list(simulation_ids),
+    )
+
+
+def estimator_pages(simulation_pk: int, name: str, condition: str = "", params: Sequence = ()) -> list[tuple]:
+    """(estimator id, name, file name, metadata blob, page blob) of the estimators named `name` (by name or file
+    name), their pages ordered, restricted by a condition on `p.page_number` if one is given."""
+    sql = f"{_PAGES_SQL} AND {condition}" if condition else _PAGES_SQL
+    return fetch_all(f"{sql} ORDER BY e.id, p.page_number", [simulation_pk, name, name, *params])
+
+
+def results_rows(simulation_pk: int) -> list[tuple]:
+    """(estimator id, name, file name, metadata blob, page blob or None) of every estimator, in editor order."""
+    return fetch_all(_RESULTS_SQL, [simulation_pk])
