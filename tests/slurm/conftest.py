@@ -39,8 +39,10 @@ def plg_user(db, cluster_side):
 
 
 @pytest.fixture
-def batch_stack(transactional_db, live_server, celery_workers, cluster, plg_user):
-    """A live server the cluster calls back, a real Celery worker with beat (the reconciler), and the user."""
+def batch_stack(transactional_db, live_server, celery_workers, cluster, plg_user, cluster_side, settings):
+    """A live server the cluster calls back, a real Celery worker with beat (the reconciler), and the user.
+
+    Afterwards every job of the cluster user is cancelled, so a failed test leaves nothing running."""
     settings.SIMULATION_BACKENDS = {**settings.SIMULATION_BACKENDS, "BATCH": SLURM_BACKEND}
     cluster.callback_url = live_server.url
     cluster.save()
@@ -51,7 +53,9 @@ def batch_stack(transactional_db, live_server, celery_workers, cluster, plg_user
         SLURM_RECONCILE_TICK_SECONDS="1",
         SLURM_RETRY_SECONDS="1",
     )
-    return BatchStack(cluster=cluster, user=plg_user, client=api_client_for(plg_user), worker=worker)
+    yield BatchStack(cluster=cluster, user=plg_user, client=api_client_for(plg_user), worker=worker)
+    celery_workers.stop_all()
+    cluster_side.ssh(f"scancel --user={cluster_side.user}", check=False)
 
 
 class BatchStack:

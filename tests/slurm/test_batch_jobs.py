@@ -11,6 +11,7 @@ import pytest
 
 from clusters import slurm
 from simulations.models import BatchSimulation
+from simulations.runner import task_seed
 from simulations.simulators import process, shieldhit
 from tests.simulations.pipeline_helpers import assert_merged, detail, logfiles, results, task_states, wait_for_state
 from tests.workers import wait_for
@@ -50,22 +51,16 @@ def task_outputs(job_id: str, task_ids) -> list[tuple[list[dict], int]]:
     parts = []
     for task in simulation.tasks.filter(task_id__in=task_ids).order_by("task_id"):
         workdir = Path(simulation.job_dir) / f"task_{task.task_id:04d}"
-        seed = shieldhit_seed(job_id, task.task_id)
+        seed = task_seed(job_id, task.task_id)
         estimators = process.read_estimators(
             sorted(workdir.glob("*.bdo")),
             label="SHIELD-HIT12A",
-            read=shieldhit._read_bdo,
+            read=shieldhit.ShieldhitSimulator().read_output,
             name_of=lambda path, _estimator, seed=seed: shieldhit.estimator_name(path, seed),
             failure_logs=dict,
         )
         parts.append((estimators, task.simulated_primaries))
     return parts
-
-
-def shieldhit_seed(job_id: str, task_id: int) -> int:
-    from simulations.tasks import task_seed
-
-    return task_seed(job_id, task_id)
 
 
 def test_a_four_task_job_completes_with_the_weighted_average_of_its_tasks(batch_stack):
