@@ -6,8 +6,12 @@ PORT ?= 8000
 # The PostgreSQL pass of the test suite; the test runner creates and drops test_yaptide.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/yaptide
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+# The Slurm pass: the loopback cluster of the shared folder beside the clone, the cluster-side tools it runs.
+SLURM_LOOPBACK ?= ../shared/slurm-loopback.sh
+SLURM_CLUSTER_TOOLS ?= /opt/yaptide-cluster
+TEST_SLURM_REDIS_URL ?= redis://127.0.0.1:6379/14
 
-.PHONY: run test test-sqlite test-postgres lint services bench clean
+.PHONY: run test test-sqlite test-postgres test-slurm lint services bench bench-slurm clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,16 +34,30 @@ services:
 	bash .ci/services
 
 test-sqlite: venv
-	DATABASE_URL=sqlite://:memory: $(BIN)/pytest -m "not integration"
+	DATABASE_URL=sqlite://:memory: $(BIN)/pytest -m "not integration and not slurm"
 
 test-postgres: venv services
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -m "not slurm"
 
-test: lint test-sqlite test-postgres
+# Batch jobs against a real single-node Slurm over SSH (started here: root, apt), with a live server and workers.
+slurm-cluster: services
+	bash $(SLURM_LOOPBACK) start
+	bash tests/slurm/install_cluster_tools.sh $(SLURM_CLUSTER_TOOLS)
+
+test-slurm: venv slurm-cluster
+	SLURM_LOOPBACK_SCRIPT=$(abspath $(SLURM_LOOPBACK)) SLURM_CLUSTER_TOOLS=$(SLURM_CLUSTER_TOOLS) \
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_SLURM_REDIS_URL) $(BIN)/pytest -m slurm tests/slurm
+
+test: lint test-sqlite test-postgres test-slurm
 
 # The benchmark of issue 5 (bench/run.py): gunicorn + PostgreSQL database yaptide_bench, under 10 minutes.
 bench: venv services
 	$(BIN)/python -m bench.run
+
+# SSH connections per job and per reconcile round on the loopback cluster, and sshd processes left open.
+bench-slurm: venv slurm-cluster
+	SLURM_CLUSTER_TOOLS=$(SLURM_CLUSTER_TOOLS) DATABASE_URL=$(TEST_DATABASE_URL)_bench_slurm \
+	REDIS_URL=$(TEST_SLURM_REDIS_URL) $(BIN)/python -m bench.slurm_ssh
 
 clean:
 	rm -rf $(VENV) var/

@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from accounts.models import KeycloakUser
@@ -7,7 +9,9 @@ from tests.conftest import api_client_for
 from .loopback import loopback
 
 SLURM_BACKEND = "simulations.execution.slurm.SlurmBackend"
-BASE_PRELUDE = 'export PATH="/opt/yaptide-cluster/bin:$PATH"'
+# Where `make test-slurm` installed the cluster-side tools (convertmc, the fake shieldhit).
+CLUSTER_TOOLS = os.environ.get("SLURM_CLUSTER_TOOLS", "/opt/yaptide-cluster")
+BASE_PRELUDE = f'export PATH="{CLUSTER_TOOLS}/bin:$PATH"'
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,10 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 DEST=${1:-/opt/yaptide-cluster}
 PYMCHELPER=$(grep -i '^pymchelper==' "$ROOT/requirements.txt")
 umask 022
+if ! /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3-venv >/dev/null \
+    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv >/dev/null; }
+fi
 if [[ ! -x $DEST/bin/convertmc ]] || ! "$DEST/bin/pip" show pymchelper 2>/dev/null | grep -q "^Version: ${PYMCHELPER#*==}$"; then
   /usr/bin/python3 -m venv --clear "$DEST"
   "$DEST/bin/pip" install --quiet --disable-pip-version-check -c "$ROOT/constraints.txt" "$PYMCHELPER"

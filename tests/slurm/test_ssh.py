@@ -7,6 +7,7 @@ import pytest
 from clusters import ssh
 from tests.workers import wait_for
 
+from .conftest import CLUSTER_TOOLS
 from .loopback import sign_certificate
 
 pytestmark = pytest.mark.slurm
@@ -22,7 +23,7 @@ def test_a_session_runs_commands_after_the_prelude_and_closes(cluster, plg_user,
         assert session.get_text(f"{cluster_side.scratch}/missing.txt") is None
         session.run(f"rm {cluster_side.scratch}/ssh-test.txt")
     scratch, path = first.stdout.splitlines()
-    assert scratch == cluster_side.scratch and path.startswith("/opt/yaptide-cluster/bin:")
+    assert scratch == cluster_side.scratch and path.startswith(f"{CLUSTER_TOOLS}/bin:")
     assert second.stdout.strip() in {"idle", "mixed", "allocated"}
     assert cluster_side.accepted_logins() == before + 1
     wait_for(lambda: cluster_side.sshd_sessions() == 0, timeout=10, what="no sshd left for the user")
