@@ -252,6 +252,21 @@ class ClusterSession:
         except OSError as error:
             raise ClusterUnreachable(f"SFTP read of {path} failed: {error}") from None
 
+    def list_files(self, folder: str) -> list[str]:
+        """Names in a folder, or [] if it does not exist."""
+        try:
+            return self.sftp.listdir(folder)
+        except FileNotFoundError:
+            return []
+        except OSError as error:
+            raise ClusterUnreachable(f"SFTP listing of {folder} failed: {error}") from None
+
+    def get_file(self, remote: str, local: str) -> None:
+        try:
+            self.sftp.get(remote, local)
+        except OSError as error:
+            raise ClusterUnreachable(f"SFTP read of {remote} failed: {error}") from None
+
     def close(self) -> None:
         if self._sftp is not None:
             with contextlib.suppress(Exception):

@@ -11,6 +11,7 @@ import json
 import logging
 import posixpath
 import shlex
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,11 +35,13 @@ from yaptide_site.errors import InvalidInput
 
 from .. import services
 from ..choices import TERMINAL_STATES, JobState
+from ..merge import EstimatorMerger
 from ..models import BatchSimulation, Input, Task
 from ..runner import task_seed
 from ..services import TaskUpdate
 from ..simulators.base import TaskRun
-from ..simulators.shieldhit import ShieldhitSimulator
+from ..simulators.process import read_estimators
+from ..simulators.shieldhit import ShieldhitSimulator, estimator_name
 from . import DispatchFailed
 
 SUBMIT = "simulations.slurm_submit"
@@ -272,8 +275,9 @@ def submit(*, simulation_id: int, update_key: str, final_attempt: bool = False) 
 
 
 def cancel(*, simulation_id: int) -> str:
-    """One scancel of the array and the collect job together, then the job folder is removed once Slurm no
-    longer lists them. The job and its tasks are CANCELED already (services). Raises ClusterUnreachable to retry."""
+    """One scancel of the array and the collect job together; once Slurm no longer lists them, the completed
+    tasks' outputs are merged here (partial results, as a canceled direct job keeps) and the job folder is
+    removed. The job and its tasks are CANCELED already (services). Raises ClusterUnreachable to retry."""
     simulation = _batch_simulation(simulation_id)
     if simulation is None or not simulation.array_id:
         return "nothing to cancel"  # not submitted yet: submit() scancels what it submits for a canceled job
@@ -285,11 +289,48 @@ def cancel(*, simulation_id: int) -> str:
             if listed:
                 return "waiting"  # the caller retries; the folder goes once the jobs are gone
             if simulation.job_dir:
+                _merge_completed(session, simulation)
                 session.run(f"rm -rf {shlex.quote(simulation.job_dir)}", check=False)
     except CredentialsError as error:
         services.logfiles_store(simulation=simulation, logfiles={"cancel.log": f"scancel failed: {error}\n"})
         return "failed"
     return "canceled"
+
+
+def _merge_completed(session: ClusterSession, simulation: BatchSimulation) -> None:
+    """Fetches the COMPLETED tasks' output files over SFTP and merges them as the direct path merges its tasks."""
+    completed = dict(
+        simulation.tasks.filter(task_state=JobState.COMPLETED).values_list("task_id", "simulated_primaries")
+    )
+    if not completed:
+        return
+    simulator = ShieldhitSimulator()
+    merger = EstimatorMerger()
+    with tempfile.TemporaryDirectory(prefix="yaptide-cancel-") as local:
+        for task_id, primaries in sorted(completed.items()):
+            folder = posixpath.join(simulation.job_dir, f"task_{task_id:04d}")
+            seed = task_seed(simulation.job_id, task_id)
+            paths = []
+            for name in sorted(session.list_files(folder)):
+                if name.endswith(".bdo"):
+                    paths.append(Path(local) / f"{task_id}" / name)
+                    paths[-1].parent.mkdir(exist_ok=True)
+                    session.get_file(posixpath.join(folder, name), str(paths[-1]))
+            try:
+                estimators = read_estimators(
+                    paths,
+                    label=simulator.label,
+                    read=simulator.read_output,
+                    name_of=lambda path, _estimator, seed=seed: estimator_name(path, seed),
+                    failure_logs=dict,
+                )
+            except Exception as error:  # a damaged output: keep the others' results
+                logger.warning("partial merge of %s: task %s unreadable: %s", simulation.job_id, task_id, error)
+                continue
+            merger.add(estimators, primaries)
+    merged = merger.result()
+    if merged:
+        services.simulation_merge_finish(simulation=simulation, estimators=merged)
 
 
 # --- reconcile ---------------------------------------------------------------------------------------------------

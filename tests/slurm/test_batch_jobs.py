@@ -115,35 +115,40 @@ def test_a_job_whose_tasks_all_fail_is_failed_with_their_logs_and_no_results(bat
 
 
 def test_cancel_while_running_cancels_in_slurm_too_and_the_collect_job_never_runs(batch_stack, cluster_side):
-    batch_stack.set_prelude("export FAKE_SIM_SECONDS=120")
-    job_id = submit_batch(batch_stack.client, ntasks=2)
+    batch_stack.set_prelude("export FAKE_SIM_SECONDS=120", only_task(1, "export FAKE_SIM_SECONDS=1"))
+    job_id = submit_batch(batch_stack.client, ntasks=3)
     wait_for(
-        lambda: set(task_states(detail(batch_stack.client, job_id)).values()) == {"RUNNING"},
+        lambda: task_states(detail(batch_stack.client, job_id)) == {1: "COMPLETED", 2: "RUNNING", 3: "RUNNING"},
         timeout=90,
-        what="tasks running",
+        what="task 1 completed, tasks 2 and 3 running",
     )
     folder = job_dir(job_id)
     simulation = BatchSimulation.objects.get(job_id=job_id)
+    partial = task_outputs(job_id, [1])
 
     response = batch_stack.client.post(f"/api/simulations/{job_id}/cancel/")
 
     assert response.status_code == 200
     assert response.json()["job_state"] == "CANCELED"
-    assert set(task_states(response.json()).values()) == {"CANCELED"}
-    ids = f"{simulation.array_id},{simulation.collect_id}"
+    assert task_states(response.json()) == {1: "COMPLETED", 2: "CANCELED", 3: "CANCELED"}
+    ids = [simulation.array_id, simulation.collect_id]
 
     def slurm_states():
-        out = cluster_side.ssh(slurm.shell(slurm.sacct_command(ids.split(",")))).stdout
+        out = cluster_side.ssh(slurm.shell(slurm.sacct_command(ids))).stdout
         return {job: state.state for job, state in slurm.parse_sacct(out).items()}
 
+    expected = {f"{simulation.array_id}_{n}" for n in (1, 2, 3)} | {simulation.collect_id}
     states = wait_for(
-        lambda: (s := slurm_states()) and len(s) == 3 and set(s.values()) == {"CANCELLED"} and s,
+        lambda: (s := slurm_states()).keys() == expected and set(s.values()) <= slurm.FINISHED_STATES and s,
         timeout=60,
-        what="array and collect CANCELLED in sacct",
+        what="every job ended in sacct",
     )
-    assert set(states) == {f"{simulation.array_id}_1", f"{simulation.array_id}_2", simulation.collect_id}
+    assert states.pop(f"{simulation.array_id}_1") == "COMPLETED"
+    assert set(states.values()) == {"CANCELLED"}  # the running tasks, and the collect job, which never ran
     wait_for(lambda: not folder.exists(), timeout=60, what="job folder removed")
+    # The completed task's results were fetched and kept before the folder went, as a direct job keeps them.
     assert detail(batch_stack.client, job_id)["job_state"] == "CANCELED"
+    assert_merged(results(batch_stack.client, job_id), partial)
 
 
 def test_a_time_limit_exceeded_is_picked_up_by_the_reconciler_as_timeout(batch_stack):
