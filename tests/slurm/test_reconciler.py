@@ -124,3 +124,26 @@ def test_fifty_active_jobs_of_one_user_take_one_connection_one_squeue_and_one_sa
         assert BatchSimulation.objects.filter(job_state="FAILED").count() == 0
     finally:
         cluster_side.ssh(f"scancel --user={cluster_side.user}", check=False)
+
+
+def test_a_submission_while_sshd_is_down_is_retried_with_backoff_and_goes_through_when_it_is_back(batch_stack):
+    batch_stack.set_prelude("export FAKE_SIM_SECONDS=1")
+    log = batch_stack.worker.log_path
+    _stop_sshd()
+    try:
+        job_id = submit_batch(batch_stack.client, ntasks=2)
+        wait_for(lambda: log.read_text().count("retry in") >= 2, timeout=60, what="two submission retries")
+        delays = [
+            int(line.rsplit("retry in ", 1)[1].split()[0])
+            for line in log.read_text().splitlines()
+            if "retry in" in line
+        ]
+        assert delays[:2] == [1, 2]  # SLURM_RETRY_SECONDS doubling
+        body = detail(batch_stack.client, job_id)
+        assert body["job_state"] == "PENDING" and set(task_states(body).values()) == {"PENDING"}
+        assert BatchSimulation.objects.get(job_id=job_id).array_id == ""
+    finally:
+        _start_sshd()
+
+    body = wait_for_state(batch_stack.client, job_id, "COMPLETED", "FAILED", timeout=180)
+    assert body["job_state"] == "COMPLETED", logfiles(batch_stack.client, job_id)
