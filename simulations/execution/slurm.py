@@ -91,7 +91,7 @@ class SlurmBackend:
 
     def merge(self, *, simulation_id: int) -> None:
         """Nothing to start: the collect job waits in Slurm for the array (afterany); after a cancel, the cancel
-        task itself runs the collect job once Slurm has stopped the array."""
+        task merges the completed tasks' outputs itself once Slurm has stopped the array."""
 
     def reaps_stale_tasks(self) -> bool:
         return False  # the reconciler asks Slurm instead of guessing from silence
