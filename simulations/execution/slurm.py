@@ -427,33 +427,47 @@ def _task_log(session: ClusterSession, simulation: BatchSimulation, task_id: int
     return (text or "") + (f"\n--- Slurm output ---\n{slurm_out}" if slurm_out else "")
 
 
+@dataclass(frozen=True)
+class TaskOutcome:
+    """What Slurm's view means for one unfinished task: a new state, and for a failure, why."""
+
+    task_state: str
+    reason: str = ""
+
+
+def task_outcome(
+    key: str, task_state: str, live: dict[str, slurm.SlurmJobState], accounted: dict[str, slurm.SlurmJobState]
+) -> TaskOutcome | None:
+    """The change Slurm's answers imply for the array element `key` (e.g. "123_4"), or None (nothing known or
+    nothing new). A row sacct does not have is unknown, never a failure; squeue's live row wins over sacct's."""
+    seen = live.get(key) or accounted.get(key)
+    if seen is None or task_state in TERMINAL_STATES:
+        return None
+    if seen.state in slurm.RUNNING_STATES:
+        return TaskOutcome(JobState.RUNNING) if task_state == JobState.PENDING else None
+    if key in live or not seen.finished:
+        return None
+    if seen.state == "COMPLETED" and not slurm.exit_code_failed(seen.detail):
+        return TaskOutcome(JobState.COMPLETED)
+    reason = SLURM_FAILURES.get(seen.state, f"Slurm state {seen.state}")
+    return TaskOutcome(JobState.FAILED, f"Slurm: {seen.state} (exit code {seen.detail}): {reason}")
+
+
 def _reconcile_job(session: ClusterSession, simulation: BatchSimulation, live: dict, accounted: dict) -> int:
     """Applies Slurm's view of one job that the push did not deliver; returns the number of changes made."""
     applied = 0
     tasks = dict(simulation.tasks.values_list("task_id", "task_state"))
     for task_id, state in sorted(tasks.items()):
-        if state in TERMINAL_STATES:
+        outcome = task_outcome(f"{simulation.array_id}_{task_id}", state, live, accounted)
+        if outcome is None:
             continue
-        key = f"{simulation.array_id}_{task_id}"
-        seen = live.get(key) or accounted.get(key)
-        if seen is None:
-            continue  # unknown (sacct lag, or purged): never a failure
-        if seen.state in slurm.RUNNING_STATES and state == JobState.PENDING:
-            services.task_apply_update(
-                simulation=simulation, task_id=task_id, update=TaskUpdate(task_state=JobState.RUNNING)
-            )
-            applied += 1
-        elif key not in live and seen.finished:
-            if seen.state == "COMPLETED" and not slurm.exit_code_failed(seen.detail):
-                update = TaskUpdate(task_state=JobState.COMPLETED)
-            else:
-                reason = SLURM_FAILURES.get(seen.state, f"Slurm state {seen.state}")
-                log = f"Slurm: {seen.state} (exit code {seen.detail}): {reason}\n\n"
-                log += _task_log(session, simulation, task_id)
-                services.logfiles_store(simulation=simulation, logfiles={f"task_{task_id}/slurm.log": log})
-                update = TaskUpdate(task_state=JobState.FAILED)
-            services.task_apply_update(simulation=simulation, task_id=task_id, update=update)
-            applied += 1
+        if outcome.reason:
+            log = f"{outcome.reason}\n\n{_task_log(session, simulation, task_id)}"
+            services.logfiles_store(simulation=simulation, logfiles={f"task_{task_id}/slurm.log": log})
+        services.task_apply_update(
+            simulation=simulation, task_id=task_id, update=TaskUpdate(task_state=outcome.task_state)
+        )
+        applied += 1
     simulation.refresh_from_db(fields=["job_state"])
     if simulation.job_state in TERMINAL_STATES:
         return applied
