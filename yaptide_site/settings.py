@@ -180,10 +180,12 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="") or REDIS_URL or "filesy
 EMBEDDED_BROKER = CELERY_BROKER_URL.startswith("filesystem")
 # The embedded broker (no Redis, `make run`): message files in this folder, shared by web, worker and beat.
 CELERY_BROKER_DIR = Path(env("CELERY_BROKER_DIR", default="") or VAR_DIR / "broker")
-# Hard limit of one simulation task; the soft limit a little earlier (a minute, or a tenth of a short limit)
-# lets the task stop its simulator and store its logs as FAILED.
+# Hard limit of one simulation task; the soft limit a little earlier (a minute, or a tenth of a short limit but
+# at least 5 s, or half of a tiny one) lets the task stop its simulator and store its logs as FAILED.
 CELERY_TASK_TIME_LIMIT = env.int("SIMULATION_TIME_LIMIT_SECONDS", default=12 * 3600)
-CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - min(60, max(CELERY_TASK_TIME_LIMIT // 10, 1))
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - min(
+    60, max(CELERY_TASK_TIME_LIMIT // 10, min(5, CELERY_TASK_TIME_LIMIT // 2))
+)
 if EMBEDDED_BROKER:
     _queue_dir = str(CELERY_BROKER_DIR / "queue")
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -247,6 +249,9 @@ TASK_HEARTBEAT_SECONDS = env.int("TASK_HEARTBEAT_SECONDS", default=2)
 # at most TASK_MAX_RERUNS times; a younger one is still running elsewhere and is not started twice.
 TASK_LEASE_SECONDS = env.int("TASK_LEASE_SECONDS", default=30)
 TASK_MAX_RERUNS = env.int("TASK_MAX_RERUNS", default=2)
+# A PENDING task not heard of for this long, whose message the broker no longer holds, is sent again (at most
+# TASK_MAX_RERUNS times): a wiped Redis or a message taken by a worker that failed before its claim.
+TASK_LOST_SECONDS = env.int("TASK_LOST_SECONDS", default=120)
 # The built-in dummy simulator's run time (a demo looks real; tests set it low).
 DUMMY_SECONDS_PER_MILLION = env.float("DUMMY_SECONDS_PER_MILLION", default=20.0)
 # zstandard level for new payloads (gzip rows from the old system stay readable).

@@ -48,7 +48,7 @@ def simulation_submit(
     if platform not in PLATFORM_CLASSES:
         raise InvalidInput(f"unknown platform {platform!r}", field="platform")
     simulator = get_simulator(sim_type)
-    prepared = simulator.prepare(input_type=input_type, input_json=input_json, input_files=input_files)
+    prepared = simulator.prepare(input_type=input_type, input_json=input_json, input_files=input_files, ntasks=ntasks)
     backend_for(platform).check(simulator=simulator, user=user, cluster=cluster, batch_options=batch_options)
     ntasks = min(max(int(ntasks), 1), prepared.primaries)
     per_task = prepared.primaries // ntasks
