@@ -5,6 +5,7 @@ cluster's prelude steer it per test. Results are checked against the tasks' own 
 job folder (the cluster is this machine).
 """
 
+import json
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from tests.workers import wait_for
 
 pytestmark = [pytest.mark.slurm, pytest.mark.integration]
 
+EDITOR_EXAMPLES = Path(__file__).resolve().parent.parent / "simulations" / "converter_data"
 FILES = {
     "beam.dat": "JPART0 2\nTMAX0 150.0 0.0\nNSTAT 4000 0\n",
     "geo.dat": "fake geometry\n",
@@ -174,3 +176,25 @@ def test_without_a_route_from_the_cluster_the_reconciler_completes_the_job_and_f
     assert task_states(body) == {1: "COMPLETED", 2: "COMPLETED"}
     assert "Connection refused" in (job_dir(job_id) / "logs" / "task_1.out").read_text()
     assert_merged(results(batch_stack.client, job_id), task_outputs(job_id, [1, 2]))
+
+
+def test_an_editor_project_runs_as_a_batch_job_with_the_editors_outputs_in_order(batch_stack):
+    batch_stack.set_prelude("export FAKE_SIM_SECONDS=1")
+    project = json.loads((EDITOR_EXAMPLES / "ui-ex1" / "project.json").read_text())
+    body = {
+        "sim_type": "shieldhit",
+        "ntasks": 2,
+        "input_type": "editor",
+        "input_json": project,
+        "platform": "BATCH",
+        "cluster": "loopback",
+    }
+    response = batch_stack.client.post("/api/simulations/", body, format="json")
+    assert response.status_code == 201, response.content
+    job_id = response.json()["job_id"]
+
+    body = wait_for_state(batch_stack.client, job_id, "COMPLETED", "FAILED", timeout=120)
+
+    assert body["job_state"] == "COMPLETED", logfiles(batch_stack.client, job_id)
+    listing = batch_stack.client.get(f"/api/simulations/{job_id}/estimators/").json()["estimators"]
+    assert [estimator["name"] for estimator in listing] == ["z_profile", "yz_profile", "entrance", "peak"]
