@@ -58,13 +58,14 @@ def test_a_certificate_that_expired_after_submission_fails_the_job_with_its_reas
 
 
 def _stop_sshd() -> None:
+    # Only stop what can be started again.
+    assert LOOPBACK_SCRIPT.exists(), f"{LOOPBACK_SCRIPT} not found (set SLURM_LOOPBACK_SCRIPT)"
     pid = int((BASE / "run" / "sshd.pid").read_text())
     os.kill(pid, signal.SIGTERM)
     wait_for(lambda: not Path(f"/proc/{pid}").exists(), timeout=15, what="sshd stopped")
 
 
 def _start_sshd() -> None:
-    assert LOOPBACK_SCRIPT.exists(), f"{LOOPBACK_SCRIPT} not found (set SLURM_LOOPBACK_SCRIPT)"
     subprocess.run(["bash", str(LOOPBACK_SCRIPT), "start"], check=True, capture_output=True, timeout=300)
 
 
@@ -147,3 +148,48 @@ def test_a_submission_while_sshd_is_down_is_retried_with_backoff_and_goes_throug
 
     body = wait_for_state(batch_stack.client, job_id, "COMPLETED", "FAILED", timeout=180)
     assert body["job_state"] == "COMPLETED", logfiles(batch_stack.client, job_id)
+
+
+def test_a_retried_submission_finds_the_job_folder_and_never_submits_twice(
+    real_backend, cluster, plg_user, cluster_side
+):
+    simulation, key = submitted(plg_user, cluster, ntasks=2)
+    assert backend.submit(simulation_id=simulation.pk, update_key=key) == "submitted"
+    first = BatchSimulation.objects.get(pk=simulation.pk)
+    # As if the first attempt died after sbatch but before the ids were stored.
+    BatchSimulation.objects.filter(pk=simulation.pk).update(job_dir="", array_id="", collect_id="")
+
+    assert backend.submit(simulation_id=simulation.pk, update_key=key) == "submitted"
+
+    again = BatchSimulation.objects.get(pk=simulation.pk)
+    assert (again.job_dir, again.array_id, again.collect_id) == (first.job_dir, first.array_id, first.collect_id)
+    try:
+        listed = cluster_side.ssh("squeue --noheader '--format=%i|%j' --user=plguser").stdout.split()
+        name = f"yaptide-{simulation.job_id[:15]}"
+        assert {line.split("|")[0].split("_")[0] for line in listed if f"|{name}" in line} == {
+            first.array_id,
+            first.collect_id,
+        }
+    finally:
+        cluster_side.ssh("scancel --user=plguser", check=False)
+
+
+def test_a_second_task_for_the_same_user_and_cluster_waits_for_the_first_connection(cluster, plg_user, cluster_side):
+    import threading
+
+    opened = []
+    with ssh.cluster_session(cluster, plg_user):
+        logins = cluster_side.accepted_logins()
+
+        def second():
+            with ssh.cluster_session(cluster, plg_user) as session:
+                opened.append(session.run("echo second").stdout.strip())
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        thread.join(timeout=3)
+        assert thread.is_alive() and opened == []  # waiting for the lock, not connected
+        assert cluster_side.accepted_logins() == logins
+    thread.join(timeout=30)
+    assert opened == ["second"]
+    assert cluster_side.accepted_logins() == logins + 1
