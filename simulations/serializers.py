@@ -24,8 +24,17 @@ class SubmitSerializer(serializers.Serializer):
         allow_null=True,
         help_text="Simulator input files, name to text (input_type files).",
     )
-    platform = serializers.CharField(max_length=16, required=False, help_text="DIRECT (default) or BATCH.")
-    batch_options = serializers.JSONField(required=False, help_text="Batch (Slurm) options.")
+    platform = serializers.CharField(
+        max_length=16, required=False, help_text="DIRECT (default) or BATCH (Slurm; Keycloak users with a certificate)."
+    )
+    cluster = serializers.CharField(
+        max_length=255, required=False, help_text="BATCH: the cluster's name (or batch_options.cluster_name)."
+    )
+    batch_options = serializers.JSONField(
+        required=False,
+        help_text="BATCH: {array_options, array_header, collect_options, collect_header, cluster_name}; sbatch "
+        "options from an allow-list (--time, --mem, --partition, --account, ...), headers of #SBATCH lines only.",
+    )
 
     def validate_sim_type(self, value: str) -> str:
         value = value.strip().lower()
@@ -46,6 +55,17 @@ class SubmitSerializer(serializers.Serializer):
         return value
 
     def validate(self, attrs):
+        from clusters.models import Cluster
+
+        cluster_name = attrs.pop("cluster", None)
+        if cluster_name:
+            attrs["cluster"] = Cluster.objects.filter(cluster_name=cluster_name).first()
+            if attrs["cluster"] is None:
+                raise serializers.ValidationError({"cluster": [f"unknown cluster {cluster_name!r}"]})
+        elif isinstance(attrs.get("batch_options"), dict) and attrs["batch_options"].get("cluster_name"):
+            # The old API names the cluster inside batch_options; the backend says so if it is unknown.
+            name = str(attrs["batch_options"]["cluster_name"])
+            attrs["cluster"] = Cluster.objects.filter(cluster_name=name).first()
         if attrs["input_type"] == InputType.EDITOR:
             if not isinstance(attrs.get("input_json"), dict):
                 raise serializers.ValidationError({"input_json": ["input_type editor needs input_json (an object)"]})

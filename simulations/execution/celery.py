@@ -52,6 +52,8 @@ class CeleryBackend:
         """The simulator must be able to run on this server's workers; batch options do not apply."""
         if batch_options:
             raise InvalidInput("batch_options apply to BATCH simulations only", field="batch_options")
+        if cluster is not None:
+            raise InvalidInput("cluster applies to BATCH simulations only", field="cluster")
         simulator.check_available()
 
     def dispatch(self, *, simulation_id: int, update_key: str) -> None:
