@@ -6,6 +6,7 @@ AND-only pieces, then the wrapper zone. Media are counted over mat.dat's entries
 """
 
 import math
+import re
 
 from . import (
     BLACK_HOLE_ICRU,
@@ -425,8 +426,6 @@ SETTING_KEYS = ("rescale", "offset", "primaries", "medium", "materialUuid")
 
 
 def _settings_name(quantity: Quantity, media: Media) -> str:
-    import re
-
     settings = quantity.raw
     name = quantity.name
     if re.fullmatch(r"Quantity(_\d+)?", name):
