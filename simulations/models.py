@@ -84,6 +84,9 @@ class Task(PolymorphicModel):
     end_time = models.DateTimeField(null=True, blank=True)
     last_update_time = models.DateTimeField(db_default=Now())
     platform = models.CharField(max_length=16, choices=Platform.choices, editable=False)
+    dispatch_count = models.PositiveSmallIntegerField(
+        default=1, editable=False, help_text="How often the task was handed to its platform (lost ones are resent)."
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["simulation", "task_id"], name="task_unique_ordinal")]

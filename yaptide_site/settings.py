@@ -229,6 +229,9 @@ TASK_HEARTBEAT_SECONDS = env.int("TASK_HEARTBEAT_SECONDS", default=2)
 # at most TASK_MAX_RERUNS times; a younger one is still running elsewhere and is not started twice.
 TASK_LEASE_SECONDS = env.int("TASK_LEASE_SECONDS", default=30)
 TASK_MAX_RERUNS = env.int("TASK_MAX_RERUNS", default=2)
+# A PENDING task not heard of for this long, whose message the broker no longer holds, is sent again (at most
+# TASK_MAX_RERUNS times): a wiped Redis or a message taken by a worker that failed before its claim.
+TASK_LOST_SECONDS = env.int("TASK_LOST_SECONDS", default=120)
 # The built-in dummy simulator's run time (a demo looks real; tests set it low).
 DUMMY_SECONDS_PER_MILLION = env.float("DUMMY_SECONDS_PER_MILLION", default=20.0)
 # zstandard level for new payloads (gzip rows from the old system stay readable).
