@@ -347,3 +347,21 @@ def test_fluka_positions_keep_every_digit_their_field_holds():
     # yaptide: "... 1.0 0.0 1.530E+01Dose_p5BjI" and "... 3.300E+00 ..."
     assert "USRBIN          11.0      DOSE     -21.0       1.0       0.0      15.3Dose_p5BjI" in cards
     assert "USRBIN           0.0       0.0       3.3       1.0       1.0     120.0&" in cards
+
+
+def test_a_beam_modulator_is_written_with_its_zone_and_file_and_a_ct_cube_is_refused():
+    project = _example("ui-ex1")
+    zone_uuid = project["zoneManager"]["zones"][0]["uuid"]
+    project["specialComponentsManager"]["modulator"] = {
+        "geometryData": {"geometryType": "Zone", "parameters": {"zoneUuid": zone_uuid}},
+        "simulationMethod": "sampling",
+        "sourceFile": {"name": "mod062.cfg", "value": "modulator definition\n"},
+    }
+    files = shieldhit.convert(project)
+    assert files["mod062.cfg"] == "modulator definition\n"
+    lines = [line.split("!")[0].split() for line in files["beam.dat"].splitlines()]
+    assert [["USEBMOD", "1", "mod062.cfg"], ["BMODMC", "1"], ["BMODTRANS", "0"]] == [
+        line for line in lines if line and line[0].startswith(("USEBMOD", "BMOD"))
+    ]
+    project["specialComponentsManager"]["CTCube"] = {"name": "CT"}
+    assert "CT cubes are not supported" in _refused(shieldhit.convert, project).message

@@ -477,6 +477,8 @@ def parse(project: dict) -> Project:
         outputs.append(Output(name=name, detector=by_detector[detector_uuid], quantities=quantities, path=path))
     special = project.get("specialComponentsManager") or {}
     modulator = special.get("modulator") if isinstance(special.get("modulator"), dict) else None
+    if special.get("CTCube"):
+        raise _fail("specialComponentsManager.CTCube", "CT cubes are not supported by the converters")
     parsed = Project(
         title=str((project.get("project") or {}).get("title") or ""),
         figures=figures,
