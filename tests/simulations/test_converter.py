@@ -363,5 +363,6 @@ def test_a_beam_modulator_is_written_with_its_zone_and_file_and_a_ct_cube_is_ref
     assert [["USEBMOD", "1", "mod062.cfg"], ["BMODMC", "1"], ["BMODTRANS", "0"]] == [
         line for line in lines if line and line[0].startswith(("USEBMOD", "BMOD"))
     ]
+    assert "beam modulators are not supported by FLUKA" in _refused(fluka.convert, project).message
     project["specialComponentsManager"]["CTCube"] = {"name": "CT"}
     assert "CT cubes are not supported" in _refused(shieldhit.convert, project).message

@@ -360,6 +360,8 @@ def _scoring(project: Project) -> list[str]:
 def convert(project: dict) -> dict[str, str]:
     """FLUKA input files (name -> text) for an editor project; InvalidInput for what it cannot express."""
     parsed = parse(project)
+    if parsed.modulator:
+        raise fail("specialComponentsManager.modulator", f"beam modulators are not supported by {LABEL}")
     materials = Materials(parsed)
     lines = [
         "TITLE",
