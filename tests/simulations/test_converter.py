@@ -208,6 +208,12 @@ def test_a_rotated_box_is_refused_by_fluka():
     assert "rotated boxes are not supported for FLUKA" in _refused(fluka.convert, project).message
 
 
+@pytest.mark.parametrize("sim_type", ["fluka", "topas"])
+def test_a_beam_from_a_source_file_is_refused_where_it_cannot_be_used(sim_type):
+    project = _example("ui-ex4")
+    assert "a beam from a source file (sobp.dat) is not supported" in _refused(CONVERTERS[sim_type], project).message
+
+
 def test_topas_writes_the_beam_energy_and_histories():
     files = topas.convert(split_primaries(_example("ui-ex1"), 4))
     text = files["topas_config.txt"]

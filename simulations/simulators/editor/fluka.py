@@ -362,6 +362,8 @@ def convert(project: dict) -> dict[str, str]:
     parsed = parse(project)
     if parsed.modulator:
         raise fail("specialComponentsManager.modulator", f"beam modulators are not supported by {LABEL}")
+    if parsed.beam.source_type == "file":
+        raise fail("beam.sourceType", f"a beam from a source file (sobp.dat) is not supported by {LABEL}")
     materials = Materials(parsed)
     lines = [
         "TITLE",
