@@ -98,7 +98,7 @@ class Task(PolymorphicModel):
         super().save(*args, **kwargs)
 
     def __str__(self):
-        return f"task {self.task_id} of {self.simulation_id}"
+        return f"task {self.task_id} of {self.simulation.job_id}"
 
 
 class CeleryTask(Task):
@@ -136,7 +136,7 @@ class Input(CompressedPayload):
     simulation = models.OneToOneField(Simulation, on_delete=models.CASCADE, related_name="input")
 
     def __str__(self):
-        return f"input of {self.simulation_id}"
+        return f"input of {self.simulation.job_id}"
 
 
 class Estimator(CompressedPayload):
@@ -152,7 +152,7 @@ class Estimator(CompressedPayload):
         constraints = [models.UniqueConstraint(fields=["simulation", "file_name"], name="estimator_unique_file_name")]
 
     def __str__(self):
-        return self.name
+        return f"{self.name} of {self.simulation.job_id}"
 
 
 class Page(CompressedPayload):
@@ -180,4 +180,4 @@ class Logfiles(CompressedPayload):
         verbose_name_plural = "logfiles"
 
     def __str__(self):
-        return f"logfiles of {self.simulation_id}"
+        return f"logfiles of {self.simulation.job_id}"

@@ -217,3 +217,18 @@ def results_all(*, simulation: Simulation) -> list[tuple[dict, list[bytes]]]:
         if blob is not None:
             estimators[estimator_id][1].append(blob)
     return list(estimators.values())
+
+
+def simulations_finished_before(*, cutoff, queryset=None) -> QuerySet:
+    """Finished simulations that ended (or, without an end time, started) before `cutoff`, oldest first."""
+    from django.db.models.functions import Coalesce
+
+    from .choices import DELETABLE_STATES
+
+    rows = Simulation.objects.non_polymorphic() if queryset is None else queryset
+    return (
+        rows.filter(job_state__in=DELETABLE_STATES)
+        .annotate(ended=Coalesce("end_time", "start_time"))
+        .filter(ended__lt=cutoff)
+        .order_by("ended", "id")
+    )
