@@ -35,6 +35,9 @@ class UtcIsoDateTimeField(IsoDateTimeField):
     """An ISO 8601 time, converted to UTC (any offset a client sends stays out of SQL)."""
 
     def to_python(self, value):
+        if isinstance(value, str) and not value.strip():
+            # Present but empty (`start_before=`): a mistake, not "no filter" (leave the parameter out for that).
+            raise forms.ValidationError("an ISO 8601 time is required, not an empty value", code="invalid")
         value = super().to_python(value)
         if value is None:
             return None

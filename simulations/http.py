@@ -8,10 +8,14 @@ frames); with gzip the joined JSON is compressed once; otherwise it is sent as i
 
 import gzip
 import hashlib
+import itertools
+import zlib
+from collections.abc import Iterable, Iterator
 
 import orjson
 import zstandard
-from django.http import HttpResponse, HttpResponseNotModified
+from django.conf import settings
+from django.http import HttpResponse, HttpResponseNotModified, StreamingHttpResponse
 
 from .payloads import ZSTD_MAGIC, decompress
 
@@ -58,6 +62,30 @@ def results_parts(
         parts.extend(estimator_parts(estimator, blobs))
     parts.append(b"]}")
     return parts
+
+
+def results_parts_stream(rows: Iterable[tuple]) -> Iterator[Part]:
+    """The parts of results_parts (same bytes), from rows of (estimator id, name, file name, metadata blob, page
+    blob or None) in order, made as the rows arrive."""
+    yield b'{"estimators":['
+    current = None
+    first_page = True
+    for estimator_id, name, file_name, metadata, blob in rows:
+        if estimator_id != current:
+            if current is not None:
+                yield b"]},"
+            yield b'{"name":' + orjson.dumps(name) + b',"file_name":' + orjson.dumps(file_name) + b',"metadata":'
+            yield Stored(metadata) if metadata is not None else b"{}"
+            yield b',"pages":['
+            current, first_page = estimator_id, True
+        if blob is not None:
+            if not first_page:
+                yield b","
+            yield Stored(blob)
+            first_page = False
+    if current is not None:
+        yield b"]}"
+    yield b"]}"
 
 
 def wrapped_parts(prefix: bytes, blob: bytes | None, suffix: bytes, empty: bytes = b"{}") -> list[Part]:
@@ -161,6 +189,82 @@ def json_response(request, parts: list[Part], *, etag: str | None = None, status
         else:
             encoding = "identity"
     response = HttpResponse(body, content_type="application/json", status=status)
+    if encoding != "identity":
+        response["Content-Encoding"] = encoding
+    response["Vary"] = "Accept-Encoding, Cookie, Authorization"
+    response["Cache-Control"] = "private, no-cache"
+    if etag is not None:
+        response["ETag"] = etag if encoding == "identity" else f'{etag[:-1]}-{encoding}"'
+    return response
+
+
+STREAM_CHUNK = 256 * 1024
+
+
+def _coalesced(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Chunks of about STREAM_CHUNK bytes (not one write per comma)."""
+    pending, size = [], 0
+    for chunk in chunks:
+        if chunk:
+            pending.append(chunk)
+            size += len(chunk)
+        if size >= STREAM_CHUNK:
+            yield b"".join(pending)
+            pending, size = [], 0
+    if pending:
+        yield b"".join(pending)
+
+
+def _plain_stream(parts: Iterable[Part]) -> Iterator[bytes]:
+    for part in parts:
+        yield decompress(part) if isinstance(part, Stored) else part
+
+
+def _gzip_stream(parts: Iterable[Part]) -> Iterator[bytes]:
+    compressor = zlib.compressobj(GZIP_FAST_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    for data in _plain_stream(parts):
+        yield compressor.compress(data)
+    yield compressor.flush()
+
+
+def _zstd_stream(parts: Iterable[Part]) -> Iterator[bytes]:
+    """Stored zstandard frames untouched; the JSON between them compressed into frames of its own."""
+    compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+    pending, size = [], 0
+    for part in parts:
+        if isinstance(part, Stored) and bytes(part[:4]) == ZSTD_MAGIC:
+            if pending:
+                yield compressor.compress(b"".join(pending))
+                pending, size = [], 0
+            yield bytes(part)
+            continue
+        data = decompress(part) if isinstance(part, Stored) else part
+        pending.append(data)
+        size += len(data)
+        if size >= STREAM_CHUNK:
+            yield compressor.compress(b"".join(pending))
+            pending, size = [], 0
+    if pending:
+        yield compressor.compress(b"".join(pending))
+
+
+def json_response_streamed(request, parts: Iterator[Part], *, etag: str | None = None) -> HttpResponse:
+    """json_response of parts made as they are read: small bodies (up to RESULTS_STREAM_ABOVE_BYTES stored) are
+    sent whole, larger ones streamed part by part in the encoding the client accepts, so a worker holds about one
+    page at a time. The bytes (and ETags) are those json_response would send."""
+    buffered, size = [], 0
+    for part in parts:
+        buffered.append(part)
+        size += len(part)
+        if size > settings.RESULTS_STREAM_ABOVE_BYTES:
+            break
+    else:
+        return json_response(request, buffered, etag=etag)
+    rest = itertools.chain(buffered, parts)
+    encoding = _choose_encoding(request)
+    streams = {"zstd": _zstd_stream, "gzip": _gzip_stream}
+    body = _coalesced(streams.get(encoding, _plain_stream)(rest))
+    response = StreamingHttpResponse(body, content_type="application/json")
     if encoding != "identity":
         response["Content-Encoding"] = encoding
     response["Vary"] = "Accept-Encoding, Cookie, Authorization"

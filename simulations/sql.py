@@ -5,7 +5,7 @@ runs on every request of its kind, and compiling such small statements with the 
 database spends answering them. Everything else goes through the ORM.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from django.db import connection
@@ -93,3 +93,28 @@ def estimator_pages(simulation_pk: int, name: str, condition: str = "", params: 
 def results_rows(simulation_pk: int) -> list[tuple]:
     """(estimator id, name, file name, metadata blob, page blob or None) of every estimator, in editor order."""
     return fetch_all(_RESULTS_SQL, [simulation_pk])
+
+
+def results_rows_stream(simulation_pk: int, batch_bytes: int = 2 * 1024 * 1024) -> Iterator[tuple]:
+    """The rows of results_rows from one statement (a server-side cursor on PostgreSQL), fetched about
+    `batch_bytes` of page blobs at a time, so a whole job's results never sit in memory at once. Closing the
+    iterator closes the cursor."""
+    cursor = connection.chunked_cursor()
+    try:
+        cursor.execute(_RESULTS_SQL, [simulation_pk])
+        batch = 2
+        while rows := cursor.fetchmany(batch):
+            yield from rows
+            row_bytes = sum(len(row[4] or b"") + len(row[3] or b"") for row in rows) / len(rows)
+            batch = max(1, min(512, int(batch_bytes / max(row_bytes, 1))))
+    finally:
+        cursor.close()
+
+
+def result_page_sizes(simulation_pk: int) -> list[tuple[str, int, int]]:
+    """(estimator file name, page number, stored bytes) of every page of a simulation."""
+    return fetch_all(
+        f"SELECT e.file_name, p.page_number, LENGTH(p.compressed_data) FROM {_PAGE} p "
+        f"JOIN {_ESTIMATOR} e ON e.id = p.estimator_id WHERE e.simulation_id = %s",
+        [simulation_pk],
+    )

@@ -6,6 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
@@ -56,6 +57,13 @@ class SimulationPagination(PageNumberPagination):
     max_page_size = 100
     django_paginator_class = ReversiblePaginator
 
+    def get_page_size(self, request):
+        """As DRF's, but a page_size that is not a whole number is a 400 (not silently the default)."""
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is not None and not raw.strip().lstrip("+-").isdigit():
+            raise ValidationError({self.page_size_query_param: [f"a whole number is required, got {raw!r}"]})
+        return super().get_page_size(request)
+
 
 class SimulationFilterBackend(DjangoFilterBackend):
     """django-filter, skipped (with its form) when the request has no filter parameter."""
@@ -70,7 +78,7 @@ PAGES_PARAMETER = OpenApiParameter(
     "pages",
     OpenApiTypes.STR,
     description="Page numbers: single numbers and ranges, comma separated, e.g. `0-2,5`. Default: all pages.",
-    pattern=r"^\s*\d{1,9}\s*(-\s*\d{1,9}\s*)?(,\s*\d{1,9}\s*(-\s*\d{1,9}\s*)?)*$",
+    pattern=selectors.PAGES_PATTERN,
 )
 JOB_ID_PARAMETER = OpenApiParameter("job_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The job id.")
 COMPRESSED = "Compressed (zstd or gzip) when the client accepts it."
@@ -231,4 +239,5 @@ class SimulationViewSet(viewsets.GenericViewSet):
         cached = http.not_modified(request, etag)
         if cached:
             return cached
-        return http.json_response(request, http.results_parts(selectors.results_all(simulation=simulation)), etag=etag)
+        rows = selectors.results_stream(simulation=simulation)
+        return http.json_response_streamed(request, http.results_parts_stream(rows), etag=etag)
