@@ -372,3 +372,47 @@ def test_a_beam_modulator_is_written_with_its_zone_and_file_and_a_ct_cube_is_ref
     assert "beam modulators are not supported by FLUKA" in _refused(fluka.convert, project).message
     project["specialComponentsManager"]["CTCube"] = {"name": "CT"}
     assert "CT cubes are not supported" in _refused(shieldhit.convert, project).message
+
+
+ODD_VALUES = [None, "x", "", [], {}, [1, 2], -1, 0, 1e308, True, 10**30, -5.5, {"a": 1}, [None, None, None]]
+
+
+def _paths(obj, prefix=()):
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            yield (*prefix, key)
+            yield from _paths(value, (*prefix, key))
+    elif isinstance(obj, list):
+        for index, value in enumerate(obj[:4]):
+            yield (*prefix, index)
+            yield from _paths(value, (*prefix, index))
+
+
+@pytest.mark.parametrize("name", ["ui-ex1", "ui-ex2", "ui-ex6", "conv-fluka-project"])
+def test_a_malformed_project_is_invalid_input_never_a_crash(name):
+    """Seeded mutations of real projects (odd types, huge numbers, missing keys): every converter either
+    converts or raises InvalidInput, so the API answers 400 and never 500."""
+    import random
+
+    project = _example(name)
+    paths = [path for path in _paths(project) if "viewManager" not in path and "sourceFile" not in path]
+    rng = random.Random(name)
+    for _ in range(400):
+        mutated = copy.deepcopy(project)
+        for _ in range(rng.randint(1, 3)):
+            *parents, last = rng.choice(paths)
+            target = mutated
+            try:
+                for key in parents:
+                    target = target[key]
+                if isinstance(target, dict) and rng.random() < 0.2:
+                    target.pop(last, None)
+                else:
+                    target[last] = copy.deepcopy(rng.choice(ODD_VALUES))
+            except (KeyError, IndexError, TypeError):
+                continue
+        for convert in CONVERTERS.values():
+            try:
+                convert(split_primaries(mutated, 3))
+            except InvalidInput:
+                pass
