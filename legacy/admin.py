@@ -12,6 +12,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        # The rows are what makes a second run skip what the first imported.
+        return False
+
 
 @admin.register(ImportedUser)
 class ImportedUserAdmin(ReadOnlyAdmin):

@@ -315,7 +315,7 @@ def test_import_brings_every_user_job_result_and_log(legacy, tmp_path, db, djang
     assert set(Simulation.objects.values_list("id", flat=True)) == {sim["id"] for sim in jobs.values()}
     assert User.objects.get(username="carol").pk == info["users"]["carol"]
     assert Estimator.objects.filter(pk=info["jobs"]["_duplicates"][0]).count() == 0
-    new_user = YaptideUser.objects.create_user("newcomer", "pw")
+    new_user = YaptideUser.objects.create_user("newcomer", "a-long-newcomer-password-1")
     assert new_user.pk > max(info["users"].values())
 
     # An imported user made staff signs in to the admin site with the old password (scrypt and pbkdf2).
@@ -328,7 +328,7 @@ def test_import_brings_every_user_job_result_and_log(legacy, tmp_path, db, djang
         assert response.status_code == 302 and browser.get("/admin/").status_code == 200
 
     # The admin shows the Celery, merge and Slurm ids.
-    admin = django_user_model.objects.create_superuser("root", "root-pw")
+    admin = django_user_model.objects.create_superuser("root", "operator-console-77")
     web = APIClient()
     web.force_login(admin)
     sim = CelerySimulation.objects.get(job_id=completed)
@@ -418,14 +418,14 @@ def test_dry_run_checks_everything_and_writes_nothing(legacy, tmp_path, db):
 
 def test_import_into_a_database_with_data_remaps_ids_and_matches_users(legacy, tmp_path, db, submit, user):
     database, info = legacy
-    bob = YaptideUser.objects.create_user("bob", "new-bob-password")
+    bob = YaptideUser.objects.create_user("bob", "quasar-nebula-2024")
     own, _ = submit()
 
     report = run_import(database, tmp_path)
 
     assert report["ids"]["users"] == "remapped"
     assert {e["username"] for e in report["events"]["users_matched"]} == {"bob"}
-    assert login("bob", "new-bob-password").status_code == 200  # an existing user keeps his password
+    assert login("bob", "quasar-nebula-2024").status_code == 200  # an existing user keeps his password
     jobs = legacy_jobs(database)
     batch = jobs[info["jobs"]["batch"]]
     activate_placeholder()
