@@ -2,7 +2,6 @@
 loaded by lists, and results blobs are returned as stored (for splicing into responses)."""
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -43,21 +42,9 @@ TASK_STATUS_FIELDS = (
 )
 
 
-LIST_ORDERINGS = ("start_time", "end_time")
-
-
-def simulation_list(
-    *, user, states: Iterable[str] = (), order_by: str = "start_time", descending: bool = True
-) -> QuerySet:
-    """The user's simulations as plain rows (no payloads), in one of `states` (any when empty), newest first
-    by default and always tie-broken by id; `order_by` is one of LIST_ORDERINGS."""
-    if order_by not in LIST_ORDERINGS:
-        raise InvalidInput(f"order_by must be one of {', '.join(LIST_ORDERINGS)}", field="order_by")
-    rows = Simulation.objects.non_polymorphic().filter(user=user)
-    if states:
-        rows = rows.filter(job_state__in=list(states))
-    sign = "-" if descending else ""
-    return rows.order_by(f"{sign}{order_by}", f"{sign}id").values(*LIST_FIELDS)
+def simulation_list(*, user) -> QuerySet:
+    """The user's simulations as plain rows (no payloads), newest first and tie-broken by id."""
+    return Simulation.objects.non_polymorphic().filter(user=user).order_by("-start_time", "-id").values(*LIST_FIELDS)
 
 
 @dataclass(frozen=True)

@@ -228,6 +228,7 @@ class JobStatusView(CompatView):
         return _status_answer(request)
 
 
+ORDER_BY = ("start_time", "end_time")
 ORDER_TYPES = ("ascend", "descend")
 DEFAULT_PAGE_SIZE = 6
 MAX_PAGE_SIZE = 100
@@ -284,14 +285,13 @@ class UserSimulationsView(CompatView):
     def get(self, request):
         page_idx = _positive(request, "page_idx", 1)
         page_size = min(_positive(request, "page_size", DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE)
-        order_by = _choice(request, "order_by", selectors.LIST_ORDERINGS, "start_time")
-        descending = _choice(request, "order_type", ORDER_TYPES, "descend") == "descend"
-        rows = selectors.simulation_list(
-            user=request.user, states=_states(request), order_by=order_by, descending=descending
-        )
-        count = rows.count()
-        start = (page_idx - 1) * page_size
-        page = list(rows[start : start + page_size]) if start < count else []
+        order_by = _choice(request, "order_by", ORDER_BY, "start_time")
+        sign = "-" if _choice(request, "order_type", ORDER_TYPES, "descend") == "descend" else ""
+        query = selectors.ListQuery(job_states=tuple(_states(request)), ordering=(sign + order_by,))
+        try:
+            page, count = selectors.simulation_page(user=request.user, query=query, number=page_idx, size=page_size)
+        except NotFound:  # past the end: the old API answers an empty page with the real page count
+            page, count = [], selectors.simulation_count(user=request.user, query=query)
         return answer(
             "User Simulations",
             simulations=[_list_item(row) for row in page],

@@ -2,7 +2,6 @@
 and Debian's Chromium driven by playwright with every non-loopback request blocked."""
 
 import functools
-import ipaddress
 import os
 import shutil
 import socket
@@ -15,20 +14,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import urlopen
 
+from ..browsers import is_loopback
 from ..workers import ROOT, wait_for, worker_database_url
 
 UI_PLACEHOLDER = "http://yaptide-backend.invalid"
-CHROMIUM = "/usr/bin/chromium"
-# No first-run work, no background or component traffic: the browser talks only to the page's hosts.
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def ui_build() -> Path:
@@ -45,16 +34,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class QuietHandler(SimpleHTTPRequestHandler):

@@ -12,7 +12,7 @@ import pytest
 
 from ..factories import editor_project
 from ..workers import ROOT, wait_for
-from .live import CHROMIUM, CHROMIUM_FLAGS, Traffic, UiServer, WebServer, free_port
+from .live import Traffic, UiServer, WebServer, free_port
 
 pytestmark = [pytest.mark.browser]
 
@@ -21,10 +21,8 @@ FINAL_STATES = {"COMPLETED", "FAILED", "CANCELED"}
 
 
 @pytest.fixture
-def stack(celery_workers, tmp_path, user):
-    """gunicorn + a Celery worker on the test database, the UI pointed at it, and a Chromium page."""
-    from playwright.sync_api import sync_playwright
-
+def stack(chromium, celery_workers, tmp_path, user):
+    """gunicorn on the test database, the UI pointed at it, and a Chromium page that may only reach loopback."""
     port = free_port()
     ui = UiServer(tmp_path, f"http://127.0.0.1:{port}")
     env = {
@@ -36,23 +34,21 @@ def stack(celery_workers, tmp_path, user):
     }
     web = WebServer(tmp_path, port=port, env=env)
     traffic = Traffic(web.url)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
-        context.route("**/*", traffic.guard)
-        page = context.new_page()
-        page.on("response", traffic.on_response)
-        page.on("requestfailed", traffic.on_request_failed)
-        page.set_default_timeout(30_000)
-        try:
-            # Each test starts its Celery worker (with `env`) when it needs one.
-            yield {"page": page, "ui": ui, "web": web, "traffic": traffic, "user": user, "env": env}
-        finally:
-            page.screenshot(path=str(tmp_path / "last.png"))  # what the page showed at the end, for a failure
-            (tmp_path / "traffic.txt").write_text("\n".join(f"{c.method} {c.url} {c.status}" for c in traffic.calls))
-            browser.close()
-            web.stop()
-            ui.stop()
+    context = chromium.new_context(viewport={"width": 1400, "height": 900})
+    context.route("**/*", traffic.guard)
+    page = context.new_page()
+    page.on("response", traffic.on_response)
+    page.on("requestfailed", traffic.on_request_failed)
+    page.set_default_timeout(30_000)
+    try:
+        # Each test starts its Celery worker (with `env`) when it needs one.
+        yield {"page": page, "ui": ui, "web": web, "traffic": traffic, "user": user, "env": env}
+    finally:
+        page.screenshot(path=str(tmp_path / "last.png"))  # what the page showed at the end, for a failure
+        (tmp_path / "traffic.txt").write_text("\n".join(f"{c.method} {c.url} {c.status}" for c in traffic.calls))
+        context.close()
+        web.stop()
+        ui.stop()
 
 
 def api(web: WebServer, method: str, path: str, body: dict | None = None, token: str | None = None) -> dict:
