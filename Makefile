@@ -11,7 +11,8 @@ SLURM_LOOPBACK ?= ../shared/slurm-loopback.sh
 SLURM_CLUSTER_TOOLS ?= /opt/yaptide-cluster
 TEST_SLURM_REDIS_URL ?= redis://127.0.0.1:6379/14
 
-.PHONY: run test test-sqlite test-postgres test-slurm lint services bench bench-slurm clean
+.PHONY: run manage test test-sqlite test-postgres test-browser test-slurm slurm-cluster lint services bench \
+	bench-availability bench-slurm clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +25,10 @@ venv: $(BIN)/.installed
 run: venv
 	PORT=$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" docker/entrypoint.sh dev
 
+# An operator command on the `make run` checkout, from any terminal: make manage ARGS="list_users"
+manage: venv
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} PATH="$(CURDIR)/$(BIN):$$PATH" docker/entrypoint.sh manage $(ARGS)
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -34,10 +39,15 @@ services:
 	bash .ci/services
 
 test-sqlite: venv
-	DATABASE_URL=sqlite://:memory: $(BIN)/pytest -m "not integration and not slurm"
+	DATABASE_URL=sqlite://:memory: $(BIN)/pytest -m "not integration and not browser and not slurm"
 
 test-postgres: venv services
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -m "not slurm"
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -m "not browser and not slurm"
+
+# Browser tests (marker browser): headless Chromium from Debian's package, driven by playwright.
+test-browser: venv
+	apt-get update && apt-get install -y chromium
+	DATABASE_URL=sqlite://:memory: $(BIN)/pytest -m browser
 
 # Batch jobs against a real single-node Slurm over SSH (started here: root, apt), with a live server and workers.
 slurm-cluster: services
@@ -48,11 +58,17 @@ test-slurm: venv slurm-cluster
 	SLURM_LOOPBACK_SCRIPT=$(abspath $(SLURM_LOOPBACK)) SLURM_CLUSTER_TOOLS=$(SLURM_CLUSTER_TOOLS) \
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_SLURM_REDIS_URL) $(BIN)/pytest -m slurm tests/slurm
 
-test: lint test-sqlite test-postgres test-slurm
+test: lint test-sqlite test-postgres test-browser test-slurm
 
 # The benchmark of issue 5 (bench/run.py): gunicorn + PostgreSQL database yaptide_bench, under 10 minutes.
 bench: venv services
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.broker
+	$(BIN)/python -m bench.availability
+
+# Issue 14: availability with /health/ pollers and slow clients, worker memory of whole-results reads.
+bench-availability: venv services
+	$(BIN)/python -m bench.availability
 
 # SSH connections per job and per reconcile round on the loopback cluster, and sshd processes left open.
 bench-slurm: venv slurm-cluster

@@ -98,7 +98,7 @@ class Task(PolymorphicModel):
         super().save(*args, **kwargs)
 
     def __str__(self):
-        return f"task {self.task_id} of {self.simulation_id}"
+        return f"task {self.task_id} of {self.simulation.job_id}"
 
 
 class CeleryTask(Task):
@@ -136,7 +136,7 @@ class Input(CompressedPayload):
     simulation = models.OneToOneField(Simulation, on_delete=models.CASCADE, related_name="input")
 
     def __str__(self):
-        return f"input of {self.simulation_id}"
+        return f"input of {self.simulation.job_id}"
 
 
 class Estimator(CompressedPayload):
@@ -152,7 +152,7 @@ class Estimator(CompressedPayload):
         constraints = [models.UniqueConstraint(fields=["simulation", "file_name"], name="estimator_unique_file_name")]
 
     def __str__(self):
-        return self.name
+        return f"{self.name} of {self.simulation.job_id}"
 
 
 class Page(CompressedPayload):
@@ -180,4 +180,19 @@ class Logfiles(CompressedPayload):
         verbose_name_plural = "logfiles"
 
     def __str__(self):
-        return f"logfiles of {self.simulation_id}"
+        return f"logfiles of {self.simulation.job_id}"
+
+
+class SimulationCount(models.Model):
+    """How many simulations a user has in each job state, kept by database triggers (migration 0003) on every
+    insert, delete and state change of a simulation, so a list's count is a read of a few rows."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    job_state = models.CharField(max_length=16, choices=JobState.choices)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "job_state"], name="simulation_count_unique")]
+
+    def __str__(self):
+        return f"{self.count} {self.job_state} of {self.user_id}"

@@ -15,3 +15,6 @@ SIMPLE_JWT = {**SIMPLE_JWT, "SIGNING_KEY": "test-only-jwt-signing-key-0123456789
 # The Slurm tests (tests/slurm, make test-slurm) run the real backend: YAPTIDE_TEST_SLURM=1 in their workers.
 if os.environ.get("YAPTIDE_TEST_SLURM") != "1":
     SIMULATION_BACKENDS = {**SIMULATION_BACKENDS, "BATCH": "tests.backends.HeldBackend"}  # noqa: F405
+# Tests submit many jobs for one user; the tests of the limits set their own.
+QUOTA_UNFINISHED_JOBS = 100_000
+QUOTA_UNFINISHED_TASKS = 10_000_000
