@@ -7,7 +7,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/yaptide
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run manage test test-sqlite test-postgres test-browser lint services bench clean
+.PHONY: run manage test test-sqlite test-postgres test-browser lint services bench bench-availability clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ test: lint test-sqlite test-postgres test-browser
 bench: venv services
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.broker
+	$(BIN)/python -m bench.availability
+
+# Issue 14: availability with /health/ pollers and slow clients, worker memory of whole-results reads.
+bench-availability: venv services
+	$(BIN)/python -m bench.availability
 
 clean:
 	rm -rf $(VENV) var/

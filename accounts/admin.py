@@ -17,8 +17,11 @@ from polymorphic.admin import PolymorphicChildModelAdmin, PolymorphicChildModelF
 from yaptide_site.audit import CHANGE, audit
 from yaptide_site.errors import ServiceError
 
-from .models import KeycloakUser, User, YaptideUser
-from .services import user_create_local, user_remove, user_update
+from .models import KeycloakUser, User, UserLimits, YaptideUser
+from .services import local_username_checked, user_create_local, user_remove, user_tokens_revoke, user_update
+
+# Only a superuser may grant these: a staff user who may change users must not raise themselves (or anyone).
+PRIVILEGE_FIELDS = ["is_superuser", "groups", "user_permissions"]
 
 
 def run_service(form: forms.Form, call):
@@ -58,13 +61,41 @@ class LocalUserAddForm(forms.ModelForm):
                 username=cleaned["username"],
                 password=cleaned["password1"],
                 is_staff=cleaned["is_staff"],
-                is_superuser=cleaned["is_superuser"],
+                is_superuser=cleaned.get("is_superuser", False),
             ),
         )
         return cleaned
 
 
-class LocalUserChangeForm(forms.ModelForm):
+LIMIT_FIELDS = {
+    "limit_unfinished_jobs": "unfinished_jobs",
+    "limit_unfinished_tasks": "unfinished_tasks",
+    "limit_stored_megabytes": "stored_megabytes",
+}
+LIMITS_FIELDSET = ("Limits (empty: the site default)", {"fields": list(LIMIT_FIELDS)})
+
+
+class UserLimitsFormMixin(forms.Form):
+    """The user's own quotas (accounts.models.UserLimits) on their page; whoever may change the user may raise them."""
+
+    limit_unfinished_jobs = forms.IntegerField(required=False, min_value=0, label="Unfinished jobs")
+    limit_unfinished_tasks = forms.IntegerField(required=False, min_value=0, label="Tasks of unfinished jobs")
+    limit_stored_megabytes = forms.IntegerField(required=False, min_value=0, label="Stored megabytes")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        own = UserLimits.objects.filter(user_id=self.instance.pk).first() if self.instance.pk else None
+        for field, column in LIMIT_FIELDS.items():
+            self.fields[field].initial = getattr(own, column, None)
+
+    def save_limits(self, user: User) -> None:
+        if not any(field in self.changed_data for field in LIMIT_FIELDS):
+            return
+        values = {column: self.cleaned_data.get(field) for field, column in LIMIT_FIELDS.items()}
+        UserLimits.objects.update_or_create(user=user, defaults=values)
+
+
+class LocalUserChangeForm(UserLimitsFormMixin, forms.ModelForm):
     """Edits flags of a local user; a new password, if given, goes through accounts.services.user_update."""
 
     new_password = forms.CharField(
@@ -78,6 +109,12 @@ class LocalUserChangeForm(forms.ModelForm):
     class Meta:
         model = YaptideUser
         fields = ["username", "is_active", "is_staff", "is_superuser", "groups", "user_permissions"]
+
+    def clean_username(self):
+        try:
+            return local_username_checked(self.cleaned_data["username"], user=self.instance)
+        except ServiceError as error:
+            raise forms.ValidationError(error.message) from None
 
     def clean(self):
         cleaned = super().clean()
@@ -94,7 +131,7 @@ class WriteOnlyTextarea(forms.Textarea):
         return None
 
 
-class KeycloakUserChangeForm(forms.ModelForm):
+class KeycloakUserChangeForm(UserLimitsFormMixin, forms.ModelForm):
     """Edits flags of a Keycloak user; cert and private key can be replaced but are never displayed."""
 
     new_cert = forms.CharField(
@@ -146,6 +183,30 @@ class UserChildAdmin(PolymorphicChildModelAdmin):
     def simulations(self, user):
         return simulations_link(user)
 
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += [name for name in PRIVILEGE_FIELDS if name not in fields]
+        return fields
+
+    def has_change_permission(self, request, obj=None):
+        # Changing a superuser (their password, say) would be a way to become one.
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            user_tokens_revoke(user=obj)
+        if change and isinstance(form, UserLimitsFormMixin):
+            form.save_limits(obj)
+
     def delete_model(self, request, obj):
         user_remove(user=obj)
 
@@ -164,21 +225,30 @@ class YaptideUserAdmin(UserChildAdmin):
     fieldsets = [
         (None, {"fields": ["username", "auth_provider", "new_password", "simulations"]}),
         ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
+        LIMITS_FIELDSET,
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"fields": ["username", "password1", "password2", "is_staff", "is_superuser"]})]
     filter_horizontal = ["groups", "user_permissions"]
 
-    def get_fieldsets(self, request, obj=None):
-        return self.add_fieldsets if obj is None else self.fieldsets
-
     def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else self.readonly_fields
+        return [] if obj is None else super().get_readonly_fields(request, obj)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is not None:
+            return self.fieldsets
+        fields = [
+            name for name in self.add_fieldsets[0][1]["fields"] if request.user.is_superuser or name != "is_superuser"
+        ]
+        return [(None, {"fields": fields})]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
             kwargs["form"] = self.add_form
-        return super().get_form(request, obj, change=change, **kwargs)
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None and not request.user.is_superuser:
+            form.base_fields.pop("is_superuser", None)  # a declared field: present unless removed
+        return form
 
     def save_form(self, request, form, change):
         if not change:
@@ -202,6 +272,7 @@ class KeycloakUserAdmin(UserChildAdmin):
         (None, {"fields": ["username", "auth_provider", "simulations"]}),
         ("Cluster credentials", {"fields": [("cert_status", "new_cert"), ("private_key_status", "new_private_key")]}),
         ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
+        LIMITS_FIELDSET,
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
     filter_horizontal = ["groups", "user_permissions"]

@@ -1,6 +1,7 @@
 """Verification of Keycloak (PLGrid) access tokens against the realm's published keys."""
 
 import threading
+import time
 
 import jwt
 from django.conf import settings
@@ -23,11 +24,35 @@ class KeycloakUnavailable(KeycloakError):
     status = 503
 
 
-_clients: dict[str, jwt.PyJWKClient] = {}
+class GuardedJWKClient(jwt.PyJWKClient):
+    """A JWKS client with a short timeout and a circuit breaker: after a failed fetch, logins fail fast for a while.
+
+    A Keycloak outage then costs one web worker one timeout per KEYCLOAK_JWKS_RETRY_SECONDS, not one per login.
+    """
+
+    def __init__(self, url: str, *, retry_seconds: float, **kwargs):
+        super().__init__(url, **kwargs)
+        self.retry_seconds = retry_seconds
+        self.open_until = 0.0
+        self._breaker_lock = threading.Lock()
+
+    def fetch_data(self):
+        with self._breaker_lock:
+            if time.monotonic() < self.open_until:
+                raise jwt.PyJWKClientConnectionError("Keycloak keys failed recently; not retried yet")
+        try:
+            return super().fetch_data()
+        except jwt.PyJWKClientConnectionError:
+            with self._breaker_lock:
+                self.open_until = time.monotonic() + self.retry_seconds
+            raise
+
+
+_clients: dict[str, GuardedJWKClient] = {}
 _clients_lock = threading.Lock()
 
 
-def _jwks_client() -> jwt.PyJWKClient:
+def _jwks_client() -> GuardedJWKClient:
     """One cached JWKS client per configured URL; keys are refetched after KEYCLOAK_JWKS_CACHE_SECONDS."""
     url = settings.KEYCLOAK_JWKS_URL
     if not url or not settings.KEYCLOAK_ISSUER:
@@ -35,8 +60,12 @@ def _jwks_client() -> jwt.PyJWKClient:
     with _clients_lock:
         client = _clients.get(url)
         if client is None:
-            client = _clients[url] = jwt.PyJWKClient(
-                url, cache_jwk_set=True, lifespan=max(settings.KEYCLOAK_JWKS_CACHE_SECONDS, 1), timeout=10
+            client = _clients[url] = GuardedJWKClient(
+                url,
+                cache_jwk_set=True,
+                lifespan=max(settings.KEYCLOAK_JWKS_CACHE_SECONDS, 1),
+                timeout=settings.KEYCLOAK_JWKS_TIMEOUT_SECONDS,
+                retry_seconds=settings.KEYCLOAK_JWKS_RETRY_SECONDS,
             )
     return client
 

@@ -3,6 +3,8 @@
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from simulations.choices import TERMINAL_STATES
 from simulations.models import Simulation
@@ -10,6 +12,7 @@ from simulations.services import simulation_cancel, simulation_delete
 from yaptide_site.errors import Conflict, InvalidInput
 
 from .models import KeycloakUser, User, YaptideUser
+from .usernames import normalize_username, username_key, username_problem
 
 
 def _checked_password(password: str, user: User | None = None) -> str:
@@ -20,16 +23,31 @@ def _checked_password(password: str, user: User | None = None) -> str:
     return password
 
 
+def local_username_checked(username: str, *, user: User | None = None) -> str:
+    """The normalized name if it follows the username rule and no other local user has a look-alike of it."""
+    username = normalize_username(username or "")
+    problem = username_problem(username)
+    if problem:
+        raise InvalidInput(problem, field="username")
+    others = YaptideUser.objects.filter(username_key=username_key(username))
+    if user is not None:
+        others = others.exclude(pk=user.pk)
+    if others.exists():
+        raise Conflict(
+            f"a local user named {username!r} already exists (names that differ only in case or look-alike "
+            "letters count as one)",
+            field="username",
+        )
+    return username
+
+
 @transaction.atomic
 def user_create_local(
     *, username: str, password: str, is_staff: bool = False, is_superuser: bool = False
 ) -> YaptideUser:
-    """Creates a local user with a hashed password; the name must be free among local users."""
-    username = (username or "").strip()
-    if not username:
-        raise InvalidInput("username must not be empty", field="username")
-    if YaptideUser.objects.filter(username=username).exists():
-        raise Conflict(f"a local user named {username!r} already exists", field="username")
+    """Creates a local user with a hashed password; the name must follow the username rule and be free among local
+    users, where names that differ only in case or look-alike letters count as one."""
+    username = local_username_checked(username)
     user = YaptideUser(username=username, is_staff=is_staff, is_superuser=is_superuser)
     user.set_password(_checked_password(password, user))
     try:
@@ -48,7 +66,8 @@ def user_update(
     is_active: bool | None = None,
     is_staff: bool | None = None,
 ) -> User:
-    """Changes a user's password (local users only), active flag or staff flag."""
+    """Changes a user's password (local users only), active flag or staff flag; a new password or a deactivation
+    revokes every token the user holds."""
     if password is not None:
         if not isinstance(user, YaptideUser):
             raise InvalidInput("Keycloak users have no password", field="password")
@@ -58,7 +77,19 @@ def user_update(
     if is_staff is not None:
         user.is_staff = is_staff
     user.save()
+    if password is not None or is_active is False:
+        user_tokens_revoke(user=user)
     return user
+
+
+def user_tokens_revoke(*, user: User) -> int:
+    """Blacklists every unexpired refresh token of the user; access tokens die with the password stamp or the
+    active flag (accounts.authentication). Returns how many were revoked."""
+    live = OutstandingToken.objects.filter(user_id=user.pk, expires_at__gt=timezone.now(), blacklistedtoken=None)
+    revoked = BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token_id=pk) for pk in live.values_list("pk", flat=True)], ignore_conflicts=True
+    )
+    return len(revoked)
 
 
 @transaction.atomic

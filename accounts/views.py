@@ -15,17 +15,24 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from yaptide_site.api import error_responses
 
 from . import keycloak
-from .authentication import ACCESS_COOKIE, REFRESH_COOKIE
+from .authentication import ACCESS_COOKIE, REFRESH_COOKIE, STAMP_CLAIM, auth_stamp, check_stamp, require_allowed_origin
 from .models import User
 from .serializers import (
     CredentialsSerializer,
     LoginResponseSerializer,
     RefreshSerializer,
+    RegistrationSerializer,
     TokensSerializer,
     UserSerializer,
 )
 from .services import keycloak_user_upsert, user_create_local
-from .throttles import LoginAddressThrottle, LoginUsernameThrottle
+from .throttles import (
+    KeycloakLoginThrottle,
+    LoginAddressThrottle,
+    LoginFailureThrottle,
+    RefreshThrottle,
+    RegisterThrottle,
+)
 
 REFRESH_COOKIE_PATH = "/api/auth/"
 
@@ -47,10 +54,16 @@ def _set_token_cookies(response: Response, refresh: RefreshToken) -> Response:
     return response
 
 
+def _new_refresh(user: User) -> RefreshToken:
+    refresh = RefreshToken.for_user(user)
+    refresh[STAMP_CLAIM] = auth_stamp(user)  # copied into its access tokens
+    return refresh
+
+
 def _logged_in(user: User, status_code: int = status.HTTP_200_OK) -> Response:
     update_last_login(None, user)  # the admin shows who is active, whichever way they signed in
     response = Response({"user": UserSerializer(user).data}, status=status_code)
-    return _set_token_cookies(response, RefreshToken.for_user(user))
+    return _set_token_cookies(response, _new_refresh(user))
 
 
 class PublicView(APIView):
@@ -64,22 +77,24 @@ class PublicView(APIView):
 
 
 class RegisterView(PublicView):
+    throttle_classes = [RegisterThrottle]
+
     @extend_schema(
         summary="Register a local user",
-        request=CredentialsSerializer,
-        responses={201: UserSerializer, **error_responses(400, 403, 409, 415)},
+        request=RegistrationSerializer,
+        responses={201: UserSerializer, **error_responses(400, 403, 409, 415, 429)},
     )
     def post(self, request):
         if not settings.ALLOW_REGISTRATION:
             raise exceptions.PermissionDenied("registration is switched off")
-        serializer = CredentialsSerializer(data=request.data)
+        serializer = RegistrationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = user_create_local(**serializer.validated_data)
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
 class LoginView(PublicView):
-    throttle_classes = [LoginAddressThrottle, LoginUsernameThrottle]
+    throttle_classes = [LoginAddressThrottle, LoginFailureThrottle]
 
     @extend_schema(
         summary="Log in a local user",
@@ -92,22 +107,31 @@ class LoginView(PublicView):
         serializer.is_valid(raise_exception=True)
         user = authenticate(request, **serializer.validated_data)
         if user is None:
+            LoginFailureThrottle().record_failure(request, self)
             raise exceptions.AuthenticationFailed("invalid username or password")
         return _logged_in(user)
 
 
 def _refresh_from(request) -> str | None:
-    serializer = RefreshSerializer(data=request.data if isinstance(request.data, dict) else {})
+    """The refresh token of the body, else of the cookie (only from this site or a trusted one: CSRF)."""
+    serializer = RefreshSerializer(data=request.data)  # a list or a bare value is a 400, not "no token"
     serializer.is_valid(raise_exception=True)
-    return serializer.validated_data.get("refresh") or request.COOKIES.get(REFRESH_COOKIE)
+    if serializer.validated_data.get("refresh"):
+        return serializer.validated_data["refresh"]
+    cookie = request.COOKIES.get(REFRESH_COOKIE)
+    if cookie:
+        require_allowed_origin(request)
+    return cookie
 
 
 class RefreshView(PublicView):
+    throttle_classes = [RefreshThrottle]
+
     @extend_schema(
         summary="Refresh the tokens",
         description="Takes the refresh token from the body or the `refresh_token` cookie; the old one stops working.",
         request=RefreshSerializer,
-        responses={200: TokensSerializer, **error_responses(400, 401, 415)},
+        responses={200: TokensSerializer, **error_responses(400, 401, 403, 415, 429)},
     )
     def post(self, request):
         raw = _refresh_from(request)
@@ -121,8 +145,9 @@ class RefreshView(PublicView):
         user = User.objects.non_polymorphic().filter(pk=user_id, is_active=True).first() if user_id else None
         if user is None:
             raise exceptions.AuthenticationFailed("no active account found for the given token")
+        check_stamp(old, user)
         old.blacklist()
-        return _set_token_cookies(Response({}), RefreshToken.for_user(user))
+        return _set_token_cookies(Response({}), _new_refresh(user))
 
 
 class LogoutView(PublicView):
@@ -130,7 +155,7 @@ class LogoutView(PublicView):
         summary="Log out",
         description="Makes the refresh token (body or cookie) unusable and clears both cookies.",
         request=RefreshSerializer,
-        responses={204: OpenApiResponse(description="Logged out."), **error_responses(400, 415)},
+        responses={204: OpenApiResponse(description="Logged out."), **error_responses(400, 403, 415)},
     )
     def post(self, request):
         raw = _refresh_from(request)
@@ -154,6 +179,8 @@ class MeView(APIView):
 
 
 class KeycloakLoginView(PublicView):
+    throttle_classes = [KeycloakLoginThrottle]
+
     @extend_schema(
         summary="Log in with a Keycloak access token",
         description=(
@@ -162,7 +189,7 @@ class KeycloakLoginView(PublicView):
             "tokens and cookies."
         ),
         request=None,
-        responses={200: LoginResponseSerializer, **error_responses(401, 403, 409, 503)},
+        responses={200: LoginResponseSerializer, **error_responses(401, 403, 409, 429, 503)},
     )
     def post(self, request):
         scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")

@@ -61,7 +61,10 @@ case "$command" in
   dev) dev ;;
   web)
     "$PYTHON" manage.py collectstatic --noinput >/dev/null
-    exec gunicorn yaptide_site.wsgi:application --bind "0.0.0.0:$PORT" --workers "${WEB_CONCURRENCY:-2}" \
+    # Threads, not one sync process per request: a slow client (or a slow dependency) holds one thread of
+    # WEB_THREADS, not a whole worker (bench/availability.py measures it).
+    exec gunicorn yaptide_site.wsgi:application --bind "${BIND:-0.0.0.0}:$PORT" --workers "${WEB_CONCURRENCY:-2}" \
+      --worker-class "${WEB_WORKER_CLASS:-gthread}" --threads "${WEB_THREADS:-16}" --timeout "${WEB_TIMEOUT:-60}" \
       --access-logfile - --access-logformat "$ACCESS_LOG_FORMAT" "$@"
     ;;
   worker) exec "${CELERY[@]}" worker --loglevel "${LOG_LEVEL:-INFO}" --concurrency "${WORKER_CONCURRENCY:-2}" "$@" ;;

@@ -8,18 +8,25 @@ frames); with gzip the joined JSON is compressed once; otherwise it is sent as i
 
 import gzip
 import hashlib
+import itertools
+import threading
+import zlib
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 
 import orjson
 import zstandard
-from django.http import HttpResponse, HttpResponseNotModified
+from django.conf import settings
+from django.http import HttpResponse, HttpResponseNotModified, StreamingHttpResponse
 
 from .payloads import ZSTD_MAGIC, decompress
 
-# gzip level 5 for ordinary bodies; above GZIP_FAST_ABOVE bytes level 1, which on result pages costs a
-# quarter of the CPU of level 5 for about 7% more bytes (clients that accept zstd get stored frames anyway).
-GZIP_LEVEL = 5
-GZIP_FAST_LEVEL = 1
-GZIP_FAST_ABOVE = 64 * 1024
+# gzip level 1 for every body: measured on the benchmark's pages (bench/mixed.py), level 1 costs a fifth to a
+# third of the CPU of level 5 (2-D 200 x 200 page of 395 KB: 5-9 ms against 26-40 ms; 1-D page of 26 KB:
+# 0.25 ms against 0.75 ms) for 1% (1-D) to 7% (2-D) more bytes. Completed results are immutable for their ETag,
+# so their gzip bodies are also kept per process (GZIP_CACHE_BYTES in all, least recently used dropped first).
+GZIP_LEVEL = 1
+GZIP_CACHE_BYTES = 32 * 1024 * 1024
 ZSTD_LEVEL = 1
 MIN_COMPRESS_BYTES = 1024
 
@@ -58,6 +65,30 @@ def results_parts(
         parts.extend(estimator_parts(estimator, blobs))
     parts.append(b"]}")
     return parts
+
+
+def results_parts_stream(rows: Iterable[tuple]) -> Iterator[Part]:
+    """The parts of results_parts (same bytes), from rows of (estimator id, name, file name, metadata blob, page
+    blob or None) in order, made as the rows arrive."""
+    yield b'{"estimators":['
+    current = None
+    first_page = True
+    for estimator_id, name, file_name, metadata, blob in rows:
+        if estimator_id != current:
+            if current is not None:
+                yield b"]},"
+            yield b'{"name":' + orjson.dumps(name) + b',"file_name":' + orjson.dumps(file_name) + b',"metadata":'
+            yield Stored(metadata) if metadata is not None else b"{}"
+            yield b',"pages":['
+            current, first_page = estimator_id, True
+        if blob is not None:
+            if not first_page:
+                yield b","
+            yield Stored(blob)
+            first_page = False
+    if current is not None:
+        yield b"]}"
+    yield b"]}"
 
 
 def wrapped_parts(prefix: bytes, blob: bytes | None, suffix: bytes, empty: bytes = b"{}") -> list[Part]:
@@ -147,6 +178,51 @@ def not_modified(request, etag: str | None) -> HttpResponse | None:
     return response
 
 
+class _GzipCache:
+    """gzip bodies by ETag, at most `limit` bytes in all, least recently used dropped first (thread-safe)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.size = 0
+        self.bodies: OrderedDict[str, bytes] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, etag: str) -> bytes | None:
+        with self.lock:
+            body = self.bodies.get(etag)
+            if body is not None:
+                self.bodies.move_to_end(etag)
+            return body
+
+    def clear(self) -> None:
+        with self.lock:
+            self.bodies.clear()
+            self.size = 0
+
+    def put(self, etag: str, body: bytes) -> None:
+        if len(body) > self.limit // 4:
+            return
+        with self.lock:
+            if etag in self.bodies:
+                return
+            self.bodies[etag] = body
+            self.size += len(body)
+            while self.size > self.limit:
+                _, dropped = self.bodies.popitem(last=False)
+                self.size -= len(dropped)
+
+
+_gzip_cache = _GzipCache(GZIP_CACHE_BYTES)
+
+
+def cached(request, etag: str | None) -> HttpResponse | None:
+    """The gzip response kept for this ETag, when the client takes gzip (before reading any payload)."""
+    if etag is None or _choose_encoding(request) != "gzip":
+        return None
+    body = _gzip_cache.get(etag)
+    return _response(body, "gzip", etag, 200) if body is not None else None
+
+
 def json_response(request, parts: list[Part], *, etag: str | None = None, status: int = 200) -> HttpResponse:
     """An application/json response of the parts, compressed as the client accepts."""
     encoding = _choose_encoding(request)
@@ -156,11 +232,92 @@ def json_response(request, parts: list[Part], *, etag: str | None = None, status
     else:
         body = _joined(parts)
         if encoding == "gzip" and len(body) >= MIN_COMPRESS_BYTES:
-            level = GZIP_FAST_LEVEL if len(body) > GZIP_FAST_ABOVE else GZIP_LEVEL
-            body = gzip.compress(body, compresslevel=level, mtime=0)
+            body = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+            if etag is not None and status == 200:
+                _gzip_cache.put(etag, body)
         else:
             encoding = "identity"
+    return _response(body, encoding, etag, status)
+
+
+def _response(body: bytes, encoding: str, etag: str | None, status: int) -> HttpResponse:
     response = HttpResponse(body, content_type="application/json", status=status)
+    if encoding != "identity":
+        response["Content-Encoding"] = encoding
+    response["Vary"] = "Accept-Encoding, Cookie, Authorization"
+    response["Cache-Control"] = "private, no-cache"
+    if etag is not None:
+        response["ETag"] = etag if encoding == "identity" else f'{etag[:-1]}-{encoding}"'
+    return response
+
+
+STREAM_CHUNK = 256 * 1024
+
+
+def _coalesced(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Chunks of about STREAM_CHUNK bytes (not one write per comma)."""
+    pending, size = [], 0
+    for chunk in chunks:
+        if chunk:
+            pending.append(chunk)
+            size += len(chunk)
+        if size >= STREAM_CHUNK:
+            yield b"".join(pending)
+            pending, size = [], 0
+    if pending:
+        yield b"".join(pending)
+
+
+def _plain_stream(parts: Iterable[Part]) -> Iterator[bytes]:
+    for part in parts:
+        yield decompress(part) if isinstance(part, Stored) else part
+
+
+def _gzip_stream(parts: Iterable[Part]) -> Iterator[bytes]:
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    for data in _plain_stream(parts):
+        yield compressor.compress(data)
+    yield compressor.flush()
+
+
+def _zstd_stream(parts: Iterable[Part]) -> Iterator[bytes]:
+    """Stored zstandard frames untouched; the JSON between them compressed into frames of its own."""
+    compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+    pending, size = [], 0
+    for part in parts:
+        if isinstance(part, Stored) and bytes(part[:4]) == ZSTD_MAGIC:
+            if pending:
+                yield compressor.compress(b"".join(pending))
+                pending, size = [], 0
+            yield bytes(part)
+            continue
+        data = decompress(part) if isinstance(part, Stored) else part
+        pending.append(data)
+        size += len(data)
+        if size >= STREAM_CHUNK:
+            yield compressor.compress(b"".join(pending))
+            pending, size = [], 0
+    if pending:
+        yield compressor.compress(b"".join(pending))
+
+
+def json_response_streamed(request, parts: Iterator[Part], *, etag: str | None = None) -> HttpResponse:
+    """json_response of parts made as they are read: small bodies (up to RESULTS_STREAM_ABOVE_BYTES stored) are
+    sent whole, larger ones streamed part by part in the encoding the client accepts, so a worker holds about one
+    page at a time. The bytes (and ETags) are those json_response would send."""
+    buffered, size = [], 0
+    for part in parts:
+        buffered.append(part)
+        size += len(part)
+        if size > settings.RESULTS_STREAM_ABOVE_BYTES:
+            break
+    else:
+        return json_response(request, buffered, etag=etag)
+    rest = itertools.chain(buffered, parts)
+    encoding = _choose_encoding(request)
+    streams = {"zstd": _zstd_stream, "gzip": _gzip_stream}
+    body = _coalesced(streams.get(encoding, _plain_stream)(rest))
+    response = StreamingHttpResponse(body, content_type="application/json")
     if encoding != "identity":
         response["Content-Encoding"] = encoding
     response["Vary"] = "Accept-Encoding, Cookie, Authorization"

@@ -3,17 +3,18 @@ loaded by lists, and results blobs are returned as stored (for splicing into res
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Max, Q, QuerySet, Sum
+from django.db.models.functions import Length
 from django.utils import timezone
 
 from yaptide_site.errors import InvalidInput, NotFound
 
 from . import sql
-from .choices import JobState
+from .choices import TERMINAL_STATES, JobState
 from .execution import reaped_platforms
-from .models import Estimator, Input, Logfiles, Simulation, Task
+from .models import Estimator, Input, Logfiles, Page, Simulation, SimulationCount, Task
 
 JOB_ID_PATTERN = re.compile(r"[0-9A-Za-z_-]{1,64}")
 LIST_FIELDS = (
@@ -44,6 +45,81 @@ TASK_STATUS_FIELDS = (
 def simulation_list(*, user) -> QuerySet:
     """The user's simulations as plain rows (no payloads), newest first and tie-broken by id."""
     return Simulation.objects.non_polymorphic().filter(user=user).order_by("-start_time", "-id").values(*LIST_FIELDS)
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """What a list of simulations is restricted to and ordered by; empty means everything, newest first."""
+
+    job_states: tuple[str, ...] = ()
+    sim_types: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = ()
+    input_types: tuple[str, ...] = ()
+    start_after: datetime | None = None
+    start_before: datetime | None = None
+    search: str = ""
+    ordering: tuple[str, ...] = ("-start_time",)  # start_time or end_time, each optionally descending
+
+    @property
+    def by_state_only(self) -> bool:
+        """Whether the maintained per-state counts give this query's count."""
+        return not (self.sim_types or self.platforms or self.input_types or self.search) and (
+            self.start_after is None and self.start_before is None
+        )
+
+
+def simulation_rows(*, user, query: ListQuery) -> QuerySet:
+    """The user's simulations matching `query`, as plain rows in its order; equal times are ordered by id the
+    same way, so the order is total and a reversed read is exactly the reverse."""
+    rows = Simulation.objects.non_polymorphic().filter(user=user)
+    for name, values in (
+        ("job_state", query.job_states),
+        ("sim_type", query.sim_types),
+        ("platform", query.platforms),
+        ("input_type", query.input_types),
+    ):
+        if values:
+            rows = rows.filter(**{f"{name}__in": values})
+    if query.start_after is not None:
+        rows = rows.filter(start_time__gte=query.start_after)
+    if query.start_before is not None:
+        rows = rows.filter(start_time__lte=query.start_before)
+    if query.search:
+        rows = rows.filter(title__icontains=query.search)
+    ordering = list(query.ordering) or ["-start_time"]
+    return rows.order_by(*ordering, "-id" if ordering[-1].startswith("-") else "id").values(*LIST_FIELDS)
+
+
+def simulation_count(*, user, query: ListQuery = ListQuery()) -> int:
+    """How many of the user's simulations match `query`: a read of the maintained per-state counts (at most 8
+    rows, whatever the number of jobs) unless the query filters on more than the job state."""
+    if not query.by_state_only:
+        return simulation_rows(user=user, query=query).order_by().count()
+    counts = SimulationCount.objects.filter(user=user)
+    if query.job_states:
+        counts = counts.filter(job_state__in=query.job_states)
+    return int(counts.aggregate(total=Sum("count"))["total"] or 0)
+
+
+def simulation_page(*, user, query: ListQuery, number: int, size: int) -> tuple[list[dict], int]:
+    """Rows of page `number` (from 1) of `size` rows, and the count of all matching rows, in two queries.
+
+    A page in the second half is read from the end in the reversed order, so the database skips at most half
+    the rows; a page past the end is NotFound (page 1 of an empty list is an empty page).
+    """
+    count = simulation_count(user=user, query=query)
+    if number < 1 or (number > 1 and (number - 1) * size >= count):
+        raise NotFound(f"page {number} is past the end of the list ({count} simulations)")
+    rows = simulation_rows(user=user, query=query)
+    bottom = (number - 1) * size
+    top = min(bottom + size, count)
+    if bottom >= top:
+        return [], count
+    if bottom > count // 2:
+        page = list(rows.reverse()[count - top : count - bottom])
+        page.reverse()
+        return page, count
+    return list(rows[bottom:top]), count
 
 
 def simulation_progress(*, simulation_ids: list[int]) -> dict[int, dict[str, int]]:
@@ -158,27 +234,32 @@ class PageSelection:
         return "(" + " OR ".join(parts) + ")", params
 
 
+_PAGE_RANGE = r"[ \t]*[0-9]{1,9}[ \t]*(-[ \t]*[0-9]{1,9}[ \t]*)?"
+# The `pages` parameter, as the API schema states it and the parser checks it (the same pattern, searched the
+# same way): at most MAX_SELECTION_PARTS comma-separated numbers or ranges, spaces and tabs around them.
+PAGES_PATTERN = rf"^{_PAGE_RANGE}(,{_PAGE_RANGE}){{0,{MAX_SELECTION_PARTS - 1}}}$"
+_PAGES_RE = re.compile(PAGES_PATTERN)
+
+
 def page_selection_parse(text: str | None) -> PageSelection | None:
-    """Parses `0-2,5`; None or empty means all pages. Raises InvalidInput on anything else."""
-    if text is None or not text.strip():
+    """Parses `0-2,5` (a range given high to low means the same pages); None means all pages. Raises InvalidInput
+    on anything PAGES_PATTERN does not allow (an empty value too: leave the parameter out for all pages)."""
+    if text is None:
         return None
+    if not _PAGES_RE.search(text):
+        raise InvalidInput(
+            f"pages: {text.strip()[:100]!r} is not page numbers and ranges like 0-2,5 (at most "
+            f"{MAX_SELECTION_PARTS} parts)",
+            field="pages",
+        )
     numbers: list[int] = []
     ranges: list[tuple[int, int]] = []
-    parts = text.split(",")
-    if len(parts) > MAX_SELECTION_PARTS:
-        raise InvalidInput(f"pages: at most {MAX_SELECTION_PARTS} parts", field="pages")
-    for part in parts:
-        found = re.fullmatch(r"\s*(\d{1,9})\s*(?:-\s*(\d{1,9})\s*)?", part)
-        if not found:
-            raise InvalidInput(f"pages: {part.strip()!r} is not a page number or a range like 0-2", field="pages")
-        low = int(found.group(1))
-        if found.group(2) is None:
-            numbers.append(low)
-            continue
-        high = int(found.group(2))
-        if high < low:
-            raise InvalidInput(f"pages: range {low}-{high} ends before it starts", field="pages")
-        ranges.append((low, high))
+    for part in text.rstrip("\n").split(","):
+        low, _, high = part.partition("-")
+        if not high:
+            numbers.append(int(low))
+        else:
+            ranges.append(tuple(sorted((int(low), int(high)))))
     return PageSelection(tuple(numbers), tuple(ranges))
 
 
@@ -207,6 +288,12 @@ def estimator_with_pages(
     return estimator, [row[4] for row in rows if row[0] == chosen[0]]
 
 
+def results_stream(*, simulation: Simulation):
+    """Every estimator's rows (estimator id, name, file name, metadata blob, page blob) in editor order, fetched
+    as they are read (one query): for streaming a whole job's results (simulations.http)."""
+    return sql.results_rows_stream(simulation.pk)
+
+
 def results_all(*, simulation: Simulation) -> list[tuple[dict, list[bytes]]]:
     """Every estimator in editor order with the stored blobs of all its pages (one query)."""
     rows = sql.results_rows(simulation.pk)
@@ -232,3 +319,19 @@ def simulations_finished_before(*, cutoff, queryset=None) -> QuerySet:
         .filter(ended__lt=cutoff)
         .order_by("ended", "id")
     )
+
+
+def user_usage(*, user_id: int) -> dict[str, int]:
+    """What counts against a user's limits: unfinished jobs, their tasks, and the stored (compressed) bytes of all
+    their jobs' inputs, results and logs (a few aggregate queries)."""
+    unfinished = Simulation.objects.non_polymorphic().filter(user_id=user_id).exclude(job_state__in=TERMINAL_STATES)
+    stored = 0
+    for model, owner in ((Input, "simulation"), (Estimator, "simulation"), (Page, "estimator__simulation"),
+                         (Logfiles, "simulation")):  # fmt: skip
+        total = model.objects.filter(**{f"{owner}__user_id": user_id}).aggregate(n=Sum(Length("compressed_data")))
+        stored += total["n"] or 0
+    return {
+        "unfinished_jobs": unfinished.count(),
+        "unfinished_tasks": Task.objects.non_polymorphic().filter(simulation__in=unfinished.values("pk")).count(),
+        "stored_bytes": stored,
+    }

@@ -9,6 +9,8 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import exceptions
@@ -120,8 +122,8 @@ def _text(data: dict, field: str) -> str | None:
     value = data.get(field)
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) > MAX_TEXT[field] or "\x00" in value:
-        raise InvalidInput(f"{field} must be a text of at most {MAX_TEXT[field]} characters", field=field)
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_TEXT[field] or "\x00" in value:
+        raise InvalidInput(f"{field} must be a text of 1 to {MAX_TEXT[field]} characters", field=field)
     return value
 
 
@@ -139,13 +141,26 @@ def task_update_parse(data: Any) -> TaskUpdate:
     )
 
 
-KEY_PARAMETER = OpenApiParameter(
-    "X-Update-Key",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    required=True,
-    description="The simulation's update key, given to its workers at dispatch.",
-)
+UPDATE_KEY_SCHEME = {
+    "type": "apiKey",
+    "in": "header",
+    "name": "X-Update-Key",
+    "description": "The simulation's update key, given to its workers at dispatch.",
+}
+
+
+class WorkerSchema(AutoSchema):
+    """Worker operations declare the update key as their security scheme (it is checked by HasUpdateKey)."""
+
+    def get_auth(self):
+        self.registry.register_on_missing(
+            ResolvedComponent(
+                name="updateKey", type=ResolvedComponent.SECURITY_SCHEMA, object="updateKey", schema=UPDATE_KEY_SCHEME
+            )
+        )
+        return [{"updateKey": []}]
+
+
 JOB_ID_PARAMETER = OpenApiParameter("job_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The job id.")
 WORKER_ERRORS = error_responses(400, 403, 413, 415)
 DENIED_NOTE = "A wrong key and an unknown job_id both answer 403 with the same message."
@@ -157,7 +172,14 @@ class WorkerView(APIView):
     throttle_classes: list = []
     parser_classes = [ORJSONParser]
     renderer_classes = [ORJSONRenderer]  # machines only: no browsable API to negotiate
+    schema = WorkerSchema()
     simulation: Simulation
+
+    def initial(self, request, *args, **kwargs):
+        # A method the endpoint does not have is a 405 before the key is looked at (as the schema says).
+        if request.method.lower() not in self.http_method_names or not hasattr(self, request.method.lower()):
+            raise exceptions.MethodNotAllowed(request.method)
+        super().initial(request, *args, **kwargs)
 
 
 class WorkerSimulationView(WorkerView):
@@ -165,7 +187,7 @@ class WorkerSimulationView(WorkerView):
         summary="Worker: update the simulation",
         description=f"States only move forward; end_time is set once; batch jobs also take job_dir, "
         f"array_id and collect_id. {DENIED_NOTE}",
-        parameters=[JOB_ID_PARAMETER, KEY_PARAMETER],
+        parameters=[JOB_ID_PARAMETER],
         request=WorkerSimulationUpdateSerializer,
         responses={200: WorkerSimulationStateSerializer, **WORKER_ERRORS},
         examples=[
@@ -197,7 +219,6 @@ class WorkerTaskView(WorkerView):
         parameters=[
             JOB_ID_PARAMETER,
             OpenApiParameter("task_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Task ordinal."),
-            KEY_PARAMETER,
         ],
         request=WorkerTaskUpdateSerializer,
         responses={200: TaskSerializer, **error_responses(400, 403, 404, 413, 415)},
@@ -231,7 +252,7 @@ class WorkerResultsView(WorkerView):
         summary="Worker: upload results",
         description="Estimators upserted on (simulation, file_name), pages on (estimator, page_number), in one "
         f"transaction; sending the same results again leaves the same rows. {DENIED_NOTE}",
-        parameters=[JOB_ID_PARAMETER, KEY_PARAMETER],
+        parameters=[JOB_ID_PARAMETER],
         request=WorkerResultsUploadSerializer,
         responses={200: WorkerResultsStoredSerializer, **WORKER_ERRORS},
         examples=[
@@ -264,7 +285,7 @@ class WorkerLogfilesView(WorkerView):
     @extend_schema(
         summary="Worker: upload log files",
         description=f"A file sent again replaces its earlier text. {DENIED_NOTE}",
-        parameters=[JOB_ID_PARAMETER, KEY_PARAMETER],
+        parameters=[JOB_ID_PARAMETER],
         request=WorkerLogfilesSerializer,
         responses={200: WorkerLogfilesStoredSerializer, **WORKER_ERRORS},
         examples=[OpenApiExample("simulator log", value={"logfiles": {"shieldhit_0001.log": "NSTAT 1000 ..."}})],

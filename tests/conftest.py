@@ -11,6 +11,14 @@ def user(db):
 
 
 @pytest.fixture
+def admin_user(db):
+    """pytest-django's admin, with a password our validators accept (its own is "password")."""
+    from accounts.models import User
+
+    return User.objects.create_superuser("admin", "admin-test-passphrase-42")
+
+
+@pytest.fixture
 def other_user(db):
     return UserFactory()
 

@@ -55,3 +55,24 @@ def test_unavailable_when_the_broker_folder_is_missing(client, db, settings, tmp
 
     assert response.status_code == 503
     assert response.json()["worker"] == {"ok": False, "error": "broker down"}
+
+
+@pytest.mark.integration
+def test_health_pollers_ping_the_celery_workers_once_per_check_period(client, db, settings, monkeypatch):
+    """Anonymous pollers of /health/ must not each hold a server thread for the 1 s broadcast ping (issue 14, 8)."""
+    from yaptide_site import health
+    from yaptide_site.celery import app
+
+    settings.EMBEDDED_BROKER = False
+    settings.CELERY_BROKER_URL = settings.REDIS_URL
+    settings.HEALTH_WORKER_CHECK_SECONDS = 300
+    health._worker_last.clear()
+    pings = []
+    real_inspect = app.control.inspect
+    monkeypatch.setattr(app.control, "inspect", lambda **kw: pings.append(kw) or real_inspect(**kw))
+
+    bodies = [client.get("/health/?checks=worker").json()["worker"] for _ in range(5)]
+
+    assert len(pings) == 1  # the others answered from the last check, saying how old it is
+    assert bodies[0]["checked_seconds_ago"] == 0.0
+    assert all(body["ok"] == bodies[0]["ok"] and "checked_seconds_ago" in body for body in bodies)

@@ -121,6 +121,7 @@ def test_make_run_serves_the_admin_runs_a_dummy_simulation_and_stops_everything(
     assert signed_in.url == f"{base}/admin/" and "Site administration" in signed_in.text
 
     session = requests.Session()
+    session.headers["Origin"] = base  # a browser's cookie-authenticated POST says where it comes from (CSRF check)
     login = session.post(f"{base}/api/auth/login/", json={"username": "admin", "password": password}, timeout=10)
     assert login.status_code == 200, login.text
 

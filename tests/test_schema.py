@@ -70,16 +70,21 @@ def test_every_operation_has_bodies_and_error_responses(schema):
                 assert operation.get("requestBody"), where
 
 
-def test_worker_operations_have_examples_and_the_key_header(schema):
+def test_worker_operations_have_examples_and_the_key_as_their_security_scheme(schema):
+    assert schema["components"]["securitySchemes"]["updateKey"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Update-Key",
+        "description": "The simulation's update key, given to its workers at dispatch.",
+    }
     for path, item in schema["paths"].items():
         if not path.startswith("/api/worker/"):
             continue
         operation = item["post"]
         assert operation["requestBody"]["content"]["application/json"].get("examples"), path
-        headers = [p["name"] for p in operation["parameters"] if p["in"] == "header"]
-        assert headers == ["X-Update-Key"], path
+        assert not [p for p in operation["parameters"] if p["in"] == "header"], path
         assert set(operation["responses"]) >= {"200", "400", "403"}, path
-        assert operation.get("security", [{}]) in ([{}], []), path
+        assert operation["security"] == [{"updateKey": []}], path
 
 
 def test_error_schema_has_a_message(schema):

@@ -31,6 +31,38 @@ def _too_large() -> PayloadTooLarge:
     return PayloadTooLarge(f"request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes")
 
 
+# orjson encodes at most 254 levels: a deeper body would parse, then fail when stored or answered.
+MAX_JSON_DEPTH = 200
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _too_deep(data) -> list | None:
+    """The path to a value nested deeper than MAX_JSON_DEPTH, or None; lists of scalars are skipped at C speed."""
+    stack = [(data, 0, None)]
+    while stack:
+        node, depth, trail = stack.pop()
+        if depth >= MAX_JSON_DEPTH:
+            path = []
+            while trail is not None:
+                trail, key = trail
+                path.append(key)
+            return path[::-1]
+        if type(node) is list:
+            if set(map(type, node)) <= _SCALARS:
+                continue
+            children = enumerate(node)
+        else:
+            children = node.items()
+        deep_enough = depth + 1 >= MAX_JSON_DEPTH
+        for key, child in children:
+            kind = type(child)
+            if kind is list and not deep_enough and set(map(type, child)) <= _SCALARS:
+                continue  # a leaf list (rows of numbers), not worth a trip through the stack
+            if kind is dict or kind is list:
+                stack.append((child, depth + 1, (trail, key)))
+    return None
+
+
 class ORJSONParser(BaseParser):
     """JSON bodies parsed by orjson in one call (results uploads are megabytes of floats)."""
 
@@ -46,9 +78,16 @@ class ORJSONParser(BaseParser):
         if limit is not None and len(raw) > limit:
             raise _too_large()
         try:
-            return orjson.loads(raw)
+            data = orjson.loads(raw)
         except orjson.JSONDecodeError as error:
             raise exceptions.ParseError(f"JSON parse error: {error}") from None
+        if type(data) is dict or type(data) is list:
+            path = _too_deep(data)
+            if path is not None:
+                where = ".".join(map(str, path[:3])) + (".…" if len(path) > 3 else "")
+                message = f"JSON nested deeper than {MAX_JSON_DEPTH} levels (at {where})"
+                raise exceptions.ValidationError({str(path[0]): [message]} if path else [message])
+        return data
 
 
 def _default(value):

@@ -22,3 +22,15 @@ class NotFound(ServiceError):
 
 class Conflict(ServiceError):
     status = 409
+
+
+class QuotaExceeded(ServiceError):
+    """A user's limit on unfinished work (jobs, tasks) is reached; retry when some finish."""
+
+    status = 429
+
+
+class StorageExceeded(ServiceError):
+    """A limit on stored bytes (a user's, or one job's results) is reached."""
+
+    status = 413

@@ -1,5 +1,7 @@
 """GET /health/: database, broker and worker status as JSON; 200 when all are up, 503 otherwise."""
 
+import threading
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -10,6 +12,8 @@ from django.views.decorators.http import require_GET
 from .heartbeat import HEARTBEAT_MAX_AGE, heartbeat_age
 
 PING_TIMEOUT = 1.0
+_worker_lock = threading.Lock()
+_worker_last: dict = {}
 
 
 def database_status() -> dict:
@@ -44,11 +48,28 @@ def worker_status() -> dict:
         if age is None:
             return {"ok": False, "error": "no worker heartbeat"}
         return {"ok": age < HEARTBEAT_MAX_AGE, "heartbeat_age_seconds": round(age, 1)}
+    # A broadcast ping holds its caller for PING_TIMEOUT: its answer is reused for HEALTH_WORKER_CHECK_SECONDS, and
+    # while one request pings, the others answer with the last result instead of waiting (pollers cannot tie up
+    # the server's threads).
+    if _worker_last.get("broker") != settings.CELERY_BROKER_URL:
+        _worker_last.clear()
+    last = _worker_last.get("status")
+    if last is not None and time.monotonic() - _worker_last["at"] < settings.HEALTH_WORKER_CHECK_SECONDS:
+        return {**last, "checked_seconds_ago": round(time.monotonic() - _worker_last["at"], 1)}
+    if not _worker_lock.acquire(blocking=False):
+        if last is not None:
+            return {**last, "checked_seconds_ago": round(time.monotonic() - _worker_last["at"], 1)}
+        return {"ok": False, "error": "the first worker check is still running"}
     try:
-        replies = app.control.inspect(timeout=PING_TIMEOUT).ping() or {}
-    except Exception as exc:
-        return {"ok": False, "error": str(exc)}
-    return {"ok": bool(replies), "workers": sorted(replies)}
+        try:
+            replies = app.control.inspect(timeout=PING_TIMEOUT).ping() or {}
+            status = {"ok": bool(replies), "workers": sorted(replies)}
+        except Exception as exc:
+            status = {"ok": False, "error": str(exc)}
+        _worker_last.update(status=status, at=time.monotonic(), broker=settings.CELERY_BROKER_URL)
+        return {**status, "checked_seconds_ago": 0.0}
+    finally:
+        _worker_lock.release()
 
 
 CHECKS = {"database": database_status, "broker": broker_status, "worker": worker_status}

@@ -112,6 +112,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "accounts.validators.PasswordVarietyValidator"},
+    {"NAME": "accounts.validators.ServiceNameValidator"},
 ]
 
 LANGUAGE_CODE = "en-us"
@@ -199,7 +201,14 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "yaptide_site.api.exception_handler",
     "DEFAULT_PARSER_CLASSES": ["yaptide_site.api.ORJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["yaptide_site.api.ORJSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
-    "DEFAULT_THROTTLE_RATES": {"login_user": "10/min", "login_ip": "30/min"},
+    # login_user counts wrong passwords per (username, client address); the others count requests per address.
+    "DEFAULT_THROTTLE_RATES": {
+        "login_user": env("THROTTLE_LOGIN_FAILURES", default="10/min"),
+        "login_ip": env("THROTTLE_LOGIN", default="30/min"),
+        "register": env("THROTTLE_REGISTER", default="20/hour"),
+        "refresh": env("THROTTLE_REFRESH", default="60/min"),
+        "keycloak_login": env("THROTTLE_KEYCLOAK_LOGIN", default="30/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "yaptide API",
@@ -229,6 +238,12 @@ KEYCLOAK_JWKS_URL = env("KEYCLOAK_JWKS_URL", default="")
 KEYCLOAK_ISSUER = env("KEYCLOAK_ISSUER", default="")
 KEYCLOAK_AUDIENCE = env("KEYCLOAK_AUDIENCE", default="yaptide")
 KEYCLOAK_JWKS_CACHE_SECONDS = env.int("KEYCLOAK_JWKS_CACHE_SECONDS", default=300)
+# A key fetch waits at most this long; after a failure, logins answer 503 at once for KEYCLOAK_JWKS_RETRY_SECONDS.
+KEYCLOAK_JWKS_TIMEOUT_SECONDS = env.float("KEYCLOAK_JWKS_TIMEOUT_SECONDS", default=2.0)
+KEYCLOAK_JWKS_RETRY_SECONDS = env.float("KEYCLOAK_JWKS_RETRY_SECONDS", default=30.0)
+
+# Addresses (or networks) of reverse proxies whose X-Forwarded-For names the client; others' is ignored.
+TRUSTED_PROXIES = [proxy for proxy in env.list("TRUSTED_PROXIES", default=[]) if proxy]
 
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_ALLOW_CREDENTIALS = True
@@ -240,7 +255,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", default=50 * 1024 * 1
 REDIS_URL = env("REDIS_URL", default="")
 # Throttle counters (login attempts) shared by all server processes when Redis is there.
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        # A Redis that is down or hangs costs a request half a second, not a worker (throttles fall back).
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
     if REDIS_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
@@ -281,10 +301,12 @@ CELERY_ACCEPT_CONTENT = ["json"]
 # Task results (a task's estimators) are orjson + zstandard (yaptide_site/celery.py), stored in the database.
 CELERY_RESULT_SERIALIZER = "zjson"
 CELERY_RESULT_ACCEPT_CONTENT = ["json", "zjson"]
-CELERY_RESULT_BACKEND = "django-db"
+# django-celery-results' tables, written in one upsert a result (yaptide_site/result_backend.py).
+CELERY_RESULT_BACKEND = "yaptide_site.result_backend:ResultBackend"
 CELERY_RESULT_EXTENDED = True
 CELERY_RESULT_EXPIRES = timedelta(days=env.int("CELERY_RESULT_DAYS", default=7))
-CELERY_TASK_TRACK_STARTED = True
+# No STARTED row in the result backend: the task row says RUNNING (2 queries a task saved).
+CELERY_TASK_TRACK_STARTED = False
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TIMEZONE = TIME_ZONE
 # Beat syncs CELERY_BEAT_SCHEDULE into django-celery-beat's tables; operators can change it in the admin.
@@ -297,6 +319,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(env.int("REAPER_INTERVAL_SECONDS", default=60)),
     },
 }
+
+# GET /health/ pings the Celery workers (1 s) at most once per this many seconds per web process.
+HEALTH_WORKER_CHECK_SECONDS = env.float("HEALTH_WORKER_CHECK_SECONDS", default=10.0)
 
 # --- Simulations ----------------------------------------------------------------------------------
 # The execution backend of each platform a job can run on (simulations.execution).
@@ -312,8 +337,19 @@ TASK_MAX_RERUNS = env.int("TASK_MAX_RERUNS", default=2)
 # A PENDING task not heard of for this long, whose message the broker no longer holds, is sent again (at most
 # TASK_MAX_RERUNS times): a wiped Redis or a message taken by a worker that failed before its claim.
 TASK_LOST_SECONDS = env.int("TASK_LOST_SECONDS", default=120)
+# Per-user quotas (staff raise a user's own in the admin): unfinished jobs, their tasks, stored megabytes.
+QUOTA_UNFINISHED_JOBS = env.int("QUOTA_UNFINISHED_JOBS", default=20)
+QUOTA_UNFINISHED_TASKS = env.int("QUOTA_UNFINISHED_TASKS", default=2000)
+QUOTA_STORED_MEGABYTES = env.int("QUOTA_STORED_MEGABYTES", default=5 * 1024)
 # The built-in dummy simulator's run time (a demo looks real; tests set it low).
 DUMMY_SECONDS_PER_MILLION = env.float("DUMMY_SECONDS_PER_MILLION", default=20.0)
+# Its bounds: a task runs at most this long, and all its pages together hold at most this many bins.
+DUMMY_MAX_SECONDS = env.float("DUMMY_MAX_SECONDS", default=600.0)
+DUMMY_MAX_BINS = env.int("DUMMY_MAX_BINS", default=1_000_000)
+# A whole job's results above this many stored bytes are streamed page by page, not built in memory...
+RESULTS_STREAM_ABOVE_BYTES = env.int("RESULTS_STREAM_ABOVE_BYTES", default=4 * 1024 * 1024)
+# ...and one job stores at most this many megabytes of (compressed) results; an upload past it is a 413.
+MAX_JOB_RESULTS_MEGABYTES = env.int("MAX_JOB_RESULTS_MEGABYTES", default=1024)
 # zstandard level for new payloads (gzip rows from the old system stay readable).
 PAYLOAD_ZSTD_LEVEL = env.int("PAYLOAD_ZSTD_LEVEL", default=1)
 # Real simulators: path of the executable, or empty to find shieldhit / rfluka / topas on PATH.

@@ -13,3 +13,6 @@ FIELD_ENCRYPTION_KEYS = ["Zm9yLXRlc3RzLW9ubHktMzItYnl0ZXMtbG9uZy1rZXk="]
 SIMPLE_JWT = {**SIMPLE_JWT, "SIGNING_KEY": "test-only-jwt-signing-key-0123456789abcdef"}  # noqa: F405
 # Batch jobs in unit tests of the services are held by a backend that sends nothing anywhere.
 SIMULATION_BACKENDS = {**SIMULATION_BACKENDS, "BATCH": "tests.backends.HeldBackend"}  # noqa: F405
+# Tests submit many jobs for one user; the tests of the limits set their own.
+QUOTA_UNFINISHED_JOBS = 100_000
+QUOTA_UNFINISHED_TASKS = 10_000_000

@@ -11,6 +11,7 @@ from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 from django.utils.html import format_html, format_html_join
 from polymorphic.admin import PolymorphicChildModelAdmin, PolymorphicParentModelAdmin
 
@@ -450,14 +451,20 @@ class SimulationAdmin(PolymorphicParentModelAdmin):
 
     @admin.action(description="Issue a new update key (the old one stops working)", permissions=["change"])
     def issue_update_keys(self, request, queryset):
+        """Shows the new keys on the page it answers with, never in the (readable) messages cookie; not cached."""
+        issued = []
         for simulation in queryset:
-            key = update_key_issue(simulation=simulation)
+            issued.append((simulation, update_key_issue(simulation=simulation)))
             audit(user=request.user, obj=simulation, action=CHANGE, message="Issued a new update key (admin action).")
-            self.message_user(
-                request,
-                f"New update key of {simulation.job_id}: {key} (shown only this once; the old key is revoked).",
-                messages.SUCCESS,
-            )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "New update keys",
+            "opts": self.model._meta,
+            "issued": issued,
+        }
+        response = TemplateResponse(request, "admin/simulations/simulation/new_update_keys.html", context)
+        patch_cache_control(response, no_store=True)
+        return response
 
 
 class TaskChildAdmin(PolymorphicChildModelAdmin):

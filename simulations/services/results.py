@@ -3,10 +3,11 @@
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
-from yaptide_site.errors import InvalidInput
+from yaptide_site.errors import InvalidInput, StorageExceeded
 
 from .. import sql
 from ..choices import InputType
@@ -31,38 +32,66 @@ def _estimator_position(names: list[str], name: str, file_name: str, fallback: i
     return len(names) + fallback, name
 
 
+MAX_NAME = 255  # the name columns of Estimator and Page
+MAX_PAGE_NUMBER = 2**31 - 1  # Page.page_number is a 32-bit integer column
+
+
+def _checked_name(value: Any, where: str) -> str:
+    """A name for a name column: text of at most MAX_NAME characters without NUL (PostgreSQL refuses it)."""
+    value = str(value)
+    if len(value) > MAX_NAME or "\x00" in value:
+        raise InvalidInput(f"{where} must be at most {MAX_NAME} characters without NUL", field="estimators")
+    return value
+
+
 def _validated_estimator(estimator: Any, index: int) -> tuple[str, str, dict, list]:
     where = f"estimators[{index}]"
     if not isinstance(estimator, dict):
-        raise InvalidInput(f"{where} must be an object")
+        raise InvalidInput(f"{where} must be an object", field="estimators")
     metadata = estimator.get("metadata") or {}
     if not isinstance(metadata, dict):
-        raise InvalidInput(f"{where}.metadata must be an object")
+        raise InvalidInput(f"{where}.metadata must be an object", field="estimators")
     name = estimator.get("name") or metadata.get("file_corename")
     if not isinstance(name, str) or not name:
-        raise InvalidInput(f"{where}.name is missing")
+        raise InvalidInput(f"{where}.name is missing", field="estimators")
     file_name = metadata.get("file_corename") or name
     pages = estimator.get("pages")
     if not isinstance(pages, list):
-        raise InvalidInput(f"{where}.pages must be a list")
-    return name, str(file_name), metadata, pages
+        raise InvalidInput(f"{where}.pages must be a list", field="estimators")
+    return _checked_name(name, f"{where}.name"), _checked_name(file_name, f"{where}.file_corename"), metadata, pages
 
 
 def _validated_page(page: Any, where: str, fallback_number: int) -> tuple[int, str, int]:
     if not isinstance(page, dict):
-        raise InvalidInput(f"{where} must be an object")
+        raise InvalidInput(f"{where} must be an object", field="estimators")
     metadata = page.get("metadata") or {}
     dimensions = page.get("dimensions")
     if not isinstance(metadata, dict) or dimensions not in (0, 1, 2):
-        raise InvalidInput(f"{where} needs metadata and dimensions 0, 1 or 2")
+        raise InvalidInput(f"{where} needs metadata and dimensions 0, 1 or 2", field="estimators")
     try:
         number = int(metadata.get("page_number", fallback_number))
-    except (TypeError, ValueError):
-        raise InvalidInput(f"{where}.metadata.page_number must be a number") from None
-    if number < 0:
-        raise InvalidInput(f"{where}.metadata.page_number must not be negative")
-    name = metadata.get("name") or (page.get("data") or {}).get("name") or ""
-    return number, str(name), dimensions
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidInput(f"{where}.metadata.page_number must be a number", field="estimators") from None
+    if not 0 <= number <= MAX_PAGE_NUMBER:
+        raise InvalidInput(f"{where}.metadata.page_number must be from 0 to {MAX_PAGE_NUMBER}", field="estimators")
+    data = page.get("data")
+    name = metadata.get("name") or (data.get("name") if isinstance(data, dict) else None) or ""
+    return number, _checked_name(name, f"{where}.metadata.name"), dimensions
+
+
+def _check_results_size(simulation: Simulation, page_rows: dict) -> None:
+    """Refuses an upload that would take the job's stored pages past MAX_JOB_RESULTS_MEGABYTES (pages sent again
+    replace their earlier bytes)."""
+    limit = settings.MAX_JOB_RESULTS_MEGABYTES * 1024 * 1024
+    kept = sum(size or 0 for file_name, number, size in sql.result_page_sizes(simulation.pk) if (file_name, number)
+               not in page_rows)  # fmt: skip
+    total = kept + sum(len(row[3]) for row in page_rows.values())
+    if total > limit:
+        raise StorageExceeded(
+            f"a job stores at most {settings.MAX_JOB_RESULTS_MEGABYTES} MB of results (MAX_JOB_RESULTS_MEGABYTES); "
+            f"this upload makes {total // (1024 * 1024)} MB",
+            field="estimators",
+        )
 
 
 @transaction.atomic
@@ -88,6 +117,7 @@ def results_store(*, simulation: Simulation, estimators: list[dict]) -> list[Est
             page_rows[(file_name, number)] = (number, page_name, dimension, compress_json(orjson.dumps(page)))
     if not estimator_rows:
         return []
+    _check_results_size(simulation, page_rows)
     Simulation.objects.filter(pk=simulation.pk).update(results_version=F("results_version") + 1)
     Estimator.objects.bulk_create(
         sorted(estimator_rows.values(), key=lambda row: row.file_name),

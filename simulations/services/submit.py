@@ -5,10 +5,13 @@ import uuid
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.limits import limits_of
+from accounts.models import User
 from clusters.models import Cluster
 from yaptide_site.db import bulk_create_polymorphic
-from yaptide_site.errors import InvalidInput
+from yaptide_site.errors import InvalidInput, QuotaExceeded, StorageExceeded
 
+from .. import selectors
 from ..choices import InputType, JobState, Platform
 from ..execution import backend_for
 from ..models import PLATFORM_CLASSES, Input, Simulation
@@ -20,6 +23,33 @@ from .lifecycle import simulation_dispatch
 def job_id_new(platform: str) -> str:
     """A job id in the reference's format: YYYYmmdd-HHMMSS-<uuid4 hex><DIRECT|BATCH>."""
     return f"{timezone.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex}{platform}"
+
+
+def _check_limits(user, ntasks: int) -> None:
+    """Refuses a job that would take the user past one of their limits (accounts.limits), naming it.
+
+    Holds the user's row locked to the end of the transaction, so parallel submissions are counted one by one.
+    """
+    User.objects.non_polymorphic().select_for_update().filter(pk=user.pk).first()
+    limits = limits_of(user)
+    usage = selectors.user_usage(user_id=user.pk)
+    if usage["unfinished_jobs"] + 1 > limits.unfinished_jobs:
+        raise QuotaExceeded(
+            f"limit of {limits.unfinished_jobs} unfinished jobs reached; wait for one to finish or cancel one",
+            field="unfinished_jobs",
+        )
+    if usage["unfinished_tasks"] + ntasks > limits.unfinished_tasks:
+        raise QuotaExceeded(
+            f"limit of {limits.unfinished_tasks} tasks of unfinished jobs: {usage['unfinished_tasks']} are "
+            f"unfinished and this job adds {ntasks}",
+            field="unfinished_tasks",
+        )
+    if usage["stored_bytes"] >= limits.stored_bytes:
+        raise StorageExceeded(
+            f"limit of {limits.stored_bytes // (1024 * 1024)} MB stored reached ({usage['stored_bytes']} bytes); "
+            "delete finished jobs to make room",
+            field="stored_bytes",
+        )
 
 
 @transaction.atomic
@@ -47,6 +77,7 @@ def simulation_submit(
         raise InvalidInput(f"unknown sim_type {sim_type!r}", field="sim_type")
     if platform not in PLATFORM_CLASSES:
         raise InvalidInput(f"unknown platform {platform!r}", field="platform")
+    _check_limits(user, int(ntasks))
     simulator = get_simulator(sim_type)
     prepared = simulator.prepare(input_type=input_type, input_json=input_json, input_files=input_files, ntasks=ntasks)
     backend_for(platform).check(simulator=simulator, user=user, cluster=cluster, batch_options=batch_options)

@@ -44,14 +44,24 @@ class PreparedInput:
     primaries: int
 
 
+# The most primaries a job may ask for: 2^53, the largest whole number the UI (JavaScript) holds exactly.
+MAX_PRIMARIES = 2**53
+
+
 def positive_count(value: Any, where: str) -> int:
-    """A count of primaries given as a number or numeric text; InvalidInput names `where` otherwise."""
+    """A count of primaries from 1 to MAX_PRIMARIES, given as a number or numeric text; InvalidInput names
+    `where` (and the request field it is in: input_json for an editor project, else input_files) otherwise."""
+    field = "input_json" if where.startswith("input_json") else "input_files"
     try:
-        number = int(float(value))
+        if isinstance(value, bool):
+            raise TypeError
+        text = value.strip() if isinstance(value, str) else None
+        # Whole numbers exactly (no float rounding), others through float ("1e6"); inf and 1e400 overflow.
+        number = int(text) if text is not None and text.lstrip("+-").isdigit() else int(float(value))
     except (TypeError, ValueError, OverflowError):
-        raise InvalidInput(f"{where} must be a number, got {value!r}") from None
-    if number < 1:
-        raise InvalidInput(f"{where} must be at least 1, got {number}")
+        raise InvalidInput(f"{where} must be a whole number, got {value!r}", field=field) from None
+    if not 1 <= number <= MAX_PRIMARIES:
+        raise InvalidInput(f"{where} must be from 1 to {MAX_PRIMARIES}, got {number}", field=field)
     return number
 
 

@@ -83,9 +83,10 @@ def _slug(name: str) -> str:
 
 def _number(value, default: float = 0.0) -> float:
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
         return default
+    return number if math.isfinite(number) else default
 
 
 def _segments(value) -> int:
@@ -327,6 +328,31 @@ def build_estimators(beam: Beam, scorers: list[Scorer], primaries: int, seed: in
 # --- the simulator --------------------------------------------------------------------------------
 
 
+def _check_knobs(options: dict, scorers: list[Scorer], field: str) -> None:
+    """The dummy's knobs within bounds: each task's run time and the bins it scores (its memory) in all pages."""
+    seconds = options.get("seconds")
+    for value in seconds if isinstance(seconds, list) else [seconds]:
+        if value is None:
+            continue
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not 0 <= value <= settings.DUMMY_MAX_SECONDS
+        ):
+            raise InvalidInput(
+                f"dummy seconds must be numbers from 0 to {settings.DUMMY_MAX_SECONDS:g} (DUMMY_MAX_SECONDS), "
+                f"got {value!r}",
+                field=field,
+            )
+    bins = sum(math.prod(axis.bins for axis in scorer.axes) * max(len(scorer.quantities), 1) for scorer in scorers)
+    if bins > settings.DUMMY_MAX_BINS:
+        raise InvalidInput(
+            f"the dummy scores at most {settings.DUMMY_MAX_BINS} bins in all pages (DUMMY_MAX_BINS); "
+            f"this input asks for {bins}",
+            field=field,
+        )
+
+
 class DummySimulator:
     """Simulator interface (base.Simulator) over the model above; needs no executable."""
 
@@ -337,11 +363,18 @@ class DummySimulator:
     ) -> PreparedInput:
         """An editor project runs as it is; FILES are SHIELD-HIT12A's (primaries from NSTAT of beam.dat)."""
         if input_type == InputType.EDITOR:
-            return PreparedInput(files={}, primaries=editor_primaries(input_json))
+            prepared = PreparedInput(files={}, primaries=editor_primaries(input_json))
+            _check_knobs(
+                self._options({"input_json": input_json}), editor_beam_and_scorers(input_json)[1], "input_json"
+            )
+            return prepared
         files = validated_files(input_files, label="dummy")
         if "beam.dat" not in files:
             raise InvalidInput("input_files has no beam.dat", field="input_files")
-        return PreparedInput(files=files, primaries=nstat(files["beam.dat"]))
+        prepared = PreparedInput(files=files, primaries=nstat(files["beam.dat"]))
+        options = self._options({"input_type": "FILES", "input_files": files})
+        _check_knobs(options, files_beam_and_scorers(files)[1], "input_files")
+        return prepared
 
     def check_available(self) -> None:
         """Always available."""
@@ -364,7 +397,7 @@ class DummySimulator:
             seconds = seconds[run.task_id] if run.task_id < len(seconds) else None
         if seconds is None:
             seconds = settings.DUMMY_SECONDS_PER_MILLION * run.primaries / 1e6
-        seconds = max(float(seconds), 0.0)
+        seconds = min(max(_number(seconds), 0.0), settings.DUMMY_MAX_SECONDS)
         started = time.monotonic()
         last_report = -math.inf
         while True:

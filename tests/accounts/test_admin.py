@@ -255,3 +255,114 @@ def test_user_list_takes_the_same_number_of_queries_for_few_or_many_users(
         response = admin_client.get(USERS)
 
     assert response.status_code == 200
+
+
+# --- privilege escalation and revocation (issue 14, points 15 and 16) ---------------------------------
+
+
+@pytest.fixture
+def user_manager(client):
+    """A staff user who may view and change local users, and nothing else; logged in to `client`."""
+    from django.contrib.auth.models import Permission
+
+    manager = YaptideUser.objects.create_user("operator", PASSWORD, is_staff=True)
+    manager.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="accounts",
+            codename__in=["view_yaptideuser", "change_yaptideuser", "add_yaptideuser"],
+        )
+    )
+    client.force_login(manager)
+    return manager
+
+
+def test_a_user_manager_cannot_make_themselves_superuser(client, user_manager):
+    url = reverse("admin:accounts_yaptideuser_change", args=[user_manager.pk])
+    from django.contrib.auth.models import Permission
+
+    every = list(Permission.objects.values_list("pk", flat=True))
+
+    response = client.post(
+        url,
+        {
+            "username": "operator",
+            "is_active": "on",
+            "is_staff": "on",
+            "is_superuser": "on",
+            "user_permissions": every,
+        },
+    )
+
+    assert response.status_code == 302
+    user_manager = YaptideUser.objects.get(pk=user_manager.pk)
+    assert not user_manager.is_superuser
+    assert user_manager.user_permissions.count() == 3
+
+
+def test_a_user_manager_cannot_add_a_superuser_or_change_one(client, user_manager, admin_user):
+    response = client.post(
+        reverse("admin:accounts_yaptideuser_add"),
+        {"username": "mallory", "password1": PASSWORD, "password2": PASSWORD, "is_staff": "on", "is_superuser": "on"},
+    )
+    assert response.status_code == 302
+    assert not YaptideUser.objects.get(username="mallory").is_superuser
+
+    change = client.post(
+        reverse("admin:accounts_yaptideuser_change", args=[admin_user.pk]),
+        {"username": "admin", "is_active": "on", "is_staff": "on", "is_superuser": "on", "new_password": PASSWORD},
+    )
+    assert change.status_code == 403
+    assert not YaptideUser.objects.get(pk=admin_user.pk).check_password(PASSWORD)
+
+
+def test_renaming_a_user_in_the_admin_follows_the_username_rule(admin_client):
+    UserFactory(username="admin2")
+    user = UserFactory(username="marie")
+
+    response = admin_client.post(
+        reverse("admin:accounts_yaptideuser_change", args=[user.pk]), {"username": "ADMIN2", "is_active": "on"}
+    )
+
+    assert response.status_code == 200
+    assert "already exists" in response.content.decode()
+    user.refresh_from_db()
+    assert user.username == "marie"
+
+
+def test_deactivating_a_user_on_their_page_revokes_their_refresh_token(admin_client):
+    from rest_framework.test import APIClient
+
+    user = YaptideUser.objects.create_user("marie", PASSWORD)
+    refresh = APIClient().post("/api/auth/login/", {"username": "marie", "password": PASSWORD}, format="json")
+    refresh = refresh.json()["refresh"]
+
+    admin_client.post(reverse("admin:accounts_yaptideuser_change", args=[user.pk]), {"username": "marie"})
+    admin_client.post(
+        reverse("admin:accounts_yaptideuser_change", args=[user.pk]), {"username": "marie", "is_active": "on"}
+    )
+
+    assert APIClient().post("/api/auth/refresh/", {"refresh": refresh}, format="json").status_code == 401
+
+
+def test_a_user_manager_raises_a_users_limits_on_their_page(client, user_manager, settings):
+    from accounts.limits import limits_of
+
+    settings.QUOTA_UNFINISHED_JOBS = 3
+    user = UserFactory(username="marie")
+    assert limits_of(user).unfinished_jobs == 3
+
+    response = client.post(
+        reverse("admin:accounts_yaptideuser_change", args=[user.pk]),
+        {
+            "username": "marie",
+            "is_active": "on",
+            "limit_unfinished_jobs": "50",
+            "limit_unfinished_tasks": "",
+            "limit_stored_megabytes": "",
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    limits = limits_of(user)
+    assert limits.unfinished_jobs == 50
+    assert limits.unfinished_tasks == settings.QUOTA_UNFINISHED_TASKS

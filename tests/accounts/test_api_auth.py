@@ -142,7 +142,7 @@ def test_me_without_or_with_a_bad_token_is_401(client, db):
 def test_refresh_from_the_cookie_rotates_the_refresh_token(client, user):
     old = login(client, user.username).json()["refresh"]
 
-    response = client.post("/api/auth/refresh/")
+    response = client.post("/api/auth/refresh/", HTTP_ORIGIN="http://testserver")
 
     assert response.status_code == 200
     assert response.json()["refresh"] != old
@@ -172,7 +172,7 @@ def test_refresh_of_a_deactivated_user_is_401(client, user):
 def test_logout_makes_the_refresh_token_unusable_and_clears_cookies(client, user):
     refresh = login(client, user.username).json()["refresh"]
 
-    response = client.post("/api/auth/logout/")
+    response = client.post("/api/auth/logout/", HTTP_ORIGIN="http://testserver")
 
     assert response.status_code == 204
     assert response.cookies["access_token"].value == ""
@@ -181,15 +181,27 @@ def test_logout_makes_the_refresh_token_unusable_and_clears_cookies(client, user
     assert APIClient().post("/api/auth/refresh/", {"refresh": refresh}, format="json").status_code == 401
 
 
-def test_login_is_throttled_per_username(client, user):
+def test_wrong_passwords_are_throttled_per_username_and_address(client, user):
     for _ in range(10):
         assert login(client, user.username, "wrong-password", REMOTE_ADDR="10.0.0.1").status_code == 401
 
-    response = login(client, user.username, REMOTE_ADDR="10.0.0.2")
+    response = login(client, user.username, REMOTE_ADDR="10.0.0.1")
 
     assert response.status_code == 429
     assert "throttled" in response.json()["message"]
-    assert login(client, "someone-else", "wrong-password", REMOTE_ADDR="10.0.0.2").status_code == 401
+    assert login(client, "someone-else", "wrong-password", REMOTE_ADDR="10.0.0.1").status_code == 401
+
+
+def test_ten_wrong_logins_by_someone_else_do_not_lock_the_user_out(client, user):
+    for _ in range(10):
+        assert login(client, user.username, "wrong-password", REMOTE_ADDR="10.0.0.1").status_code == 401
+
+    assert login(client, user.username, REMOTE_ADDR="10.0.0.2").status_code == 200
+
+
+def test_successful_logins_do_not_count_against_the_username(client, user):
+    for _ in range(12):
+        assert login(client, user.username, REMOTE_ADDR="10.0.0.3").status_code == 200
 
 
 def test_login_is_throttled_per_client_address(client, user):

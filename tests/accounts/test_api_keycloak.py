@@ -4,6 +4,7 @@ import base64
 import hashlib
 import hmac
 import json
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -58,6 +59,9 @@ def jwks_url(realm_key):
 
 @pytest.fixture(autouse=True)
 def keycloak_settings(settings, jwks_url):
+    settings.CACHES = {  # each test's throttle counts start from zero
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": f"kc-{time.monotonic()}"}
+    }
     settings.KEYCLOAK_JWKS_URL = jwks_url
     settings.KEYCLOAK_ISSUER = ISSUER
     settings.KEYCLOAK_AUDIENCE = AUDIENCE
@@ -186,3 +190,45 @@ def test_unreachable_jwks_is_503(db, realm_key, settings):
     settings.KEYCLOAK_JWKS_URL = "http://127.0.0.1:9/certs"
     response = keycloak_login(sign(claims(), realm_key))
     assert response.status_code == 503
+
+
+@pytest.fixture
+def hanging_jwks():
+    """A loopback server that accepts connections and never answers (a Keycloak outage); counts the connections."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted = []
+    stop = threading.Event()
+
+    def accept():
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/certs", accepted
+    stop.set()
+    thread.join()
+    for connection in accepted:
+        connection.close()
+    server.close()
+
+
+def test_a_hanging_jwks_is_asked_once_then_logins_fail_fast(db, realm_key, settings, hanging_jwks):
+    url, accepted = hanging_jwks
+    settings.KEYCLOAK_JWKS_URL = url
+    settings.KEYCLOAK_JWKS_TIMEOUT_SECONDS = 0.5
+    settings.KEYCLOAK_JWKS_RETRY_SECONDS = 300
+
+    responses = [keycloak_login(sign(claims(), realm_key)) for _ in range(4)]
+
+    assert [response.status_code for response in responses] == [503] * 4
+    assert responses[0].json() == {"message": "Keycloak keys cannot be fetched"}
+    assert len(accepted) == 1  # the circuit opened after the first timeout; no worker waited again

@@ -75,7 +75,18 @@ def test_one_estimator_with_all_pages_is_what_the_worker_sent(api_client, upload
     }
 
 
-@pytest.mark.parametrize("pages, expected", [("0-1,3", [0, 1, 3]), ("2", [2]), ("3, 0-0", [0, 3]), ("1-99", [1, 2, 3])])
+@pytest.mark.parametrize(
+    "pages, expected",
+    [
+        ("0-1,3", [0, 1, 3]),
+        ("2", [2]),
+        ("3, 0-0", [0, 3]),
+        ("1-99", [1, 2, 3]),
+        ("3-1", [1, 2, 3]),  # high to low: the same pages (the schema's pattern allows it)
+        ("\t1 -\t2 ", [1, 2]),
+        ("0\n", [0]),
+    ],
+)
 def test_one_estimator_with_selected_pages(api_client, uploaded, pages, expected):
     simulation, sent = uploaded
 
@@ -85,7 +96,9 @@ def test_one_estimator_with_selected_pages(api_client, uploaded, pages, expected
     assert response.json()["pages"] == [sent["z_profile_"]["pages"][n] for n in expected]
 
 
-@pytest.mark.parametrize("pages", ["a", "1-", "-1", "3-1", "1,,2", "1.5", "0x1"])
+@pytest.mark.parametrize(
+    "pages", ["a", "1-", "-1", "1,,2", "1.5", "0x1", "", " ", "1\x0b", "1\u00a0", "١", "0" + ",0" * 100, "1234567890"]
+)
 def test_bad_page_selection_is_400(api_client, uploaded, pages):
     simulation, _ = uploaded
     response = api_client.get(f"{URL}{simulation.job_id}/estimators/z_profile/", {"pages": pages})

@@ -240,6 +240,8 @@ def test_equal_start_times_are_ordered_by_submission(api_client, submit):
         {"job_state": "DONE"},
         {"sim_type": "geant4"},
         {"start_after": "last week"},
+        {"start_before": ""},
+        {"start_after": " "},
     ],
 )
 def test_bad_list_parameters_are_400(api_client, jobs, params):

@@ -156,7 +156,8 @@ def test_tasks_of_a_worker_killed_outright_are_failed_by_the_stale_task_reaper(c
     assert "task_1/reaper.log" in logs
 
 
-def test_health_reports_a_running_worker_and_its_absence(celery_workers, client):
+def test_health_reports_a_running_worker_and_its_absence(celery_workers, client, settings):
+    settings.HEALTH_WORKER_CHECK_SECONDS = 0  # ask the workers on every request
     worker = celery_workers.start(concurrency=1)
 
     response = client.get("/health/")

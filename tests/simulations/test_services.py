@@ -749,7 +749,7 @@ def test_files_results_keep_upload_order(submit, user):
         ([{"name": "z", "pages": "x"}], r"estimators\[0\].pages must be a list"),
         ([{"name": "z", "pages": [{"metadata": {}, "dimensions": 3}]}], "dimensions 0, 1 or 2"),
         ([{"name": "z", "pages": [{"metadata": {"page_number": "x"}, "dimensions": 0}]}], "must be a number"),
-        ([{"name": "z", "pages": [{"metadata": {"page_number": -1}, "dimensions": 0}]}], "must not be negative"),
+        ([{"name": "z", "pages": [{"metadata": {"page_number": -1}, "dimensions": 0}]}], "must be from 0 to"),
     ],
 )
 def test_results_store_refuses_malformed_results_and_stores_nothing(submit, estimators, message):
@@ -773,7 +773,7 @@ def test_results_store_takes_a_fixed_number_of_queries(submit, django_assert_max
     large = [estimator_json(f"e{n}_", 8) for n in range(30)]
 
     for results in (small, large):
-        with django_assert_max_num_queries(10):
+        with django_assert_max_num_queries(11):  # 10, and the job's stored size (its limit)
             results_store(simulation=simulation, estimators=results)
 
 
