@@ -7,7 +7,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/yaptide
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test test-sqlite test-postgres lint services bench bench-availability clean
+.PHONY: run manage test test-sqlite test-postgres test-browser lint services bench bench-availability clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ venv: $(BIN)/.installed
 run: venv
 	PORT=$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" docker/entrypoint.sh dev
 
+# An operator command on the `make run` checkout, from any terminal: make manage ARGS="list_users"
+manage: venv
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} PATH="$(CURDIR)/$(BIN):$$PATH" docker/entrypoint.sh manage $(ARGS)
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -30,16 +34,22 @@ services:
 	bash .ci/services
 
 test-sqlite: venv
-	DATABASE_URL=sqlite://:memory: $(BIN)/pytest -m "not integration"
+	DATABASE_URL=sqlite://:memory: $(BIN)/pytest -m "not integration and not browser"
 
 test-postgres: venv services
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -m "not browser"
 
-test: lint test-sqlite test-postgres
+# Browser tests (marker browser): headless Chromium from Debian's package, driven by playwright.
+test-browser: venv
+	apt-get update && apt-get install -y chromium
+	DATABASE_URL=sqlite://:memory: $(BIN)/pytest -m browser
+
+test: lint test-sqlite test-postgres test-browser
 
 # The benchmark of issue 5 (bench/run.py): gunicorn + PostgreSQL database yaptide_bench, under 10 minutes.
 bench: venv services
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.broker
 	$(BIN)/python -m bench.availability
 
 # Issue 14: availability with /health/ pollers and slow clients, worker memory of whole-results reads.

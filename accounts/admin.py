@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters
 from polymorphic.admin import PolymorphicChildModelAdmin, PolymorphicChildModelFilter, PolymorphicParentModelAdmin
 
+from yaptide_site.audit import CHANGE, audit
 from yaptide_site.errors import ServiceError
 
 from .models import KeycloakUser, User, UserLimits, YaptideUser
@@ -98,6 +99,7 @@ class LocalUserChangeForm(UserLimitsFormMixin, forms.ModelForm):
     """Edits flags of a local user; a new password, if given, goes through accounts.services.user_update."""
 
     new_password = forms.CharField(
+        label="New password",
         required=False,
         strip=False,
         widget=forms.PasswordInput(render_value=False),
@@ -311,6 +313,7 @@ class UserAdmin(PolymorphicParentModelAdmin):
         users = list(queryset.filter(is_active=True))
         for user in users:
             user_update(user=user, is_active=False)
+            audit(user=request.user, obj=user, action=CHANGE, message="Deactivated (admin action).")
         self.message_user(request, f"Deactivated {len(users)} user(s).", messages.SUCCESS)
 
     def get_deleted_objects(self, objs, request):

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.contrib.auth.models import update_last_login
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -39,7 +40,7 @@ REFRESH_COOKIE_PATH = "/api/auth/"
 def _set_token_cookies(response: Response, refresh: RefreshToken) -> Response:
     access = str(refresh.access_token)
     response.data = {**(response.data or {}), "access": access, "refresh": str(refresh)}
-    common = {"httponly": True, "samesite": "Lax", "secure": not settings.DEBUG}
+    common = {"httponly": True, "samesite": "Lax", "secure": settings.SESSION_COOKIE_SECURE}
     response.set_cookie(
         ACCESS_COOKIE, access, max_age=int(settings.ACCESS_TOKEN_LIFETIME.total_seconds()), path="/", **common
     )
@@ -60,6 +61,7 @@ def _new_refresh(user: User) -> RefreshToken:
 
 
 def _logged_in(user: User, status_code: int = status.HTTP_200_OK) -> Response:
+    update_last_login(None, user)  # the admin shows who is active, whichever way they signed in
     response = Response({"user": UserSerializer(user).data}, status=status_code)
     return _set_token_cookies(response, _new_refresh(user))
 

@@ -190,6 +190,7 @@ def server_env() -> dict:
     env.update(
         DJANGO_SETTINGS_MODULE="yaptide_site.settings",
         DJANGO_DEBUG="0",
+        PUBLIC_SCHEME="http",  # plain http on loopback (the https default would redirect every request)
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
         FIELD_ENCRYPTION_KEYS=base64.urlsafe_b64encode(os.urandom(32)).decode(),
         DJANGO_ALLOWED_HOSTS=f"{HOST},localhost,testserver",

@@ -5,6 +5,8 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python}
 PORT=${PORT:-8000}
 CELERY=("$PYTHON" -m celery -A yaptide_site)
+# gunicorn's default access line plus the request id, which a 500's JSON body and traceback also carry.
+ACCESS_LOG_FORMAT='%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" request_id=%({x-request-id}o)s'
 
 usage() {
   echo "usage: $0 {dev|web|worker|beat|migrate|flower|manage ARGS...}" >&2
@@ -63,12 +65,16 @@ case "$command" in
     # WEB_THREADS, not a whole worker (bench/availability.py measures it).
     exec gunicorn yaptide_site.wsgi:application --bind "${BIND:-0.0.0.0}:$PORT" --workers "${WEB_CONCURRENCY:-2}" \
       --worker-class "${WEB_WORKER_CLASS:-gthread}" --threads "${WEB_THREADS:-16}" --timeout "${WEB_TIMEOUT:-60}" \
-      --access-logfile - "$@"
+      --access-logfile - --access-logformat "$ACCESS_LOG_FORMAT" "$@"
     ;;
   worker) exec "${CELERY[@]}" worker --loglevel "${LOG_LEVEL:-INFO}" --concurrency "${WORKER_CONCURRENCY:-2}" "$@" ;;
   beat) exec "${CELERY[@]}" beat --loglevel "${LOG_LEVEL:-INFO}" "$@" ;;
-  flower) exec "${CELERY[@]}" flower --port="${FLOWER_PORT:-5555}" "$@" ;;
+  flower)
+    # Flower can revoke tasks and shows their arguments: never without a password.
+    [ -n "${FLOWER_BASIC_AUTH:-}" ] || { echo "yaptide: set FLOWER_BASIC_AUTH=user:password for Flower" >&2; exit 1; }
+    exec "${CELERY[@]}" flower --port="${FLOWER_PORT:-5555}" --basic-auth="$FLOWER_BASIC_AUTH" "$@"
+    ;;
   migrate) migrate ;;
-  manage) exec "$PYTHON" manage.py "$@" ;;
+  manage) mkdir -p var && exec "$PYTHON" manage.py "$@" ;;
   *) usage ;;
 esac

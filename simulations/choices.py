@@ -36,6 +36,10 @@ CANCELABLE_STATES = frozenset(
     {JobState.UNKNOWN, JobState.PENDING, JobState.RUNNING, JobState.MERGING_QUEUED, JobState.MERGING_RUNNING}
 )
 DELETABLE_STATES = TERMINAL_STATES
+# A job waits for its merge in these states, once all its tasks ended; only then can the merge step (our own,
+# or a batch job's collect job) set one of MERGE_OUTCOME_STATES. The other states follow from the task states.
+MERGING_STATES = frozenset({JobState.MERGING_QUEUED, JobState.MERGING_RUNNING})
+MERGE_OUTCOME_STATES = frozenset({JobState.MERGING_RUNNING, JobState.COMPLETED, JobState.FAILED})
 
 # A job or task never moves to a lower rank; terminal states share the top rank and are final.
 STATE_RANK = {

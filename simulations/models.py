@@ -84,6 +84,9 @@ class Task(PolymorphicModel):
     end_time = models.DateTimeField(null=True, blank=True)
     last_update_time = models.DateTimeField(db_default=Now())
     platform = models.CharField(max_length=16, choices=Platform.choices, editable=False)
+    dispatch_count = models.PositiveSmallIntegerField(
+        default=1, editable=False, help_text="How often the task was handed to its platform (lost ones are resent)."
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["simulation", "task_id"], name="task_unique_ordinal")]
@@ -95,7 +98,7 @@ class Task(PolymorphicModel):
         super().save(*args, **kwargs)
 
     def __str__(self):
-        return f"task {self.task_id} of {self.simulation_id}"
+        return f"task {self.task_id} of {self.simulation.job_id}"
 
 
 class CeleryTask(Task):
@@ -133,7 +136,7 @@ class Input(CompressedPayload):
     simulation = models.OneToOneField(Simulation, on_delete=models.CASCADE, related_name="input")
 
     def __str__(self):
-        return f"input of {self.simulation_id}"
+        return f"input of {self.simulation.job_id}"
 
 
 class Estimator(CompressedPayload):
@@ -149,7 +152,7 @@ class Estimator(CompressedPayload):
         constraints = [models.UniqueConstraint(fields=["simulation", "file_name"], name="estimator_unique_file_name")]
 
     def __str__(self):
-        return self.name
+        return f"{self.name} of {self.simulation.job_id}"
 
 
 class Page(CompressedPayload):
@@ -177,4 +180,4 @@ class Logfiles(CompressedPayload):
         verbose_name_plural = "logfiles"
 
     def __str__(self):
-        return f"logfiles of {self.simulation_id}"
+        return f"logfiles of {self.simulation.job_id}"

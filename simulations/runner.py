@@ -10,6 +10,7 @@ from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.db import DatabaseError, connection
 
 from . import services
 from .choices import TERMINAL_STATES
@@ -43,7 +44,12 @@ class _Reporter:
         self.stop = False
 
     def _write(self, update: TaskUpdate) -> None:
-        services.task_apply_update(simulation=self.simulation, task_id=self.task_id, update=update)
+        try:
+            services.task_apply_update(simulation=self.simulation, task_id=self.task_id, update=update)
+        except DatabaseError:
+            # Progress is advisory: the simulation goes on through a database outage and reports again later.
+            logger.warning("task %s of %s: database unreachable, progress not written", self.task_id, self.simulation)
+            connection.close()
         self.last_write = time.monotonic()
         self.pending = None
 
@@ -58,10 +64,13 @@ class _Reporter:
             self._write(self.pending or TaskUpdate())
         if not self.stop and now - self.last_check >= 1.0:
             self.last_check = now
-            task_state, job_state = Task.objects.filter(
-                simulation_id=self.simulation.pk, task_id=self.task_id
-            ).values_list("task_state", "simulation__job_state")[0]
-            self.stop = task_state in TERMINAL_STATES or job_state in TERMINAL_STATES
+            try:
+                states = Task.objects.filter(simulation_id=self.simulation.pk, task_id=self.task_id).values_list(
+                    "task_state", "simulation__job_state"
+                )
+                self.stop = any(state in TERMINAL_STATES for state in states[0]) if states else True
+            except DatabaseError:
+                connection.close()  # no answer is no cancel: ask again in a second
         return self.stop
 
 

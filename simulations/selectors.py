@@ -245,3 +245,18 @@ def user_usage(*, user_id: int) -> dict[str, int]:
         "unfinished_tasks": Task.objects.non_polymorphic().filter(simulation__in=unfinished.values("pk")).count(),
         "stored_bytes": stored,
     }
+
+
+def simulations_finished_before(*, cutoff, queryset=None) -> QuerySet:
+    """Finished simulations that ended (or, without an end time, started) before `cutoff`, oldest first."""
+    from django.db.models.functions import Coalesce
+
+    from .choices import DELETABLE_STATES
+
+    rows = Simulation.objects.non_polymorphic() if queryset is None else queryset
+    return (
+        rows.filter(job_state__in=DELETABLE_STATES)
+        .annotate(ended=Coalesce("end_time", "start_time"))
+        .filter(ended__lt=cutoff)
+        .order_by("ended", "id")
+    )

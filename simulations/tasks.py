@@ -1,11 +1,14 @@
 """Celery tasks only: each fetches by id and calls the runner, a service or the execution backend."""
 
 import logging
+import time
 import traceback
 
 from celery import Task as CeleryTaskBase
 from celery import shared_task
+from celery.exceptions import Ignore
 from django.conf import settings
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from . import runner, selectors, services
@@ -26,36 +29,66 @@ class SimulationTask(CeleryTaskBase):
     """Marks a task COMPLETED only after Celery has stored its result, so the merge always finds it."""
 
     def on_success(self, retval, task_id, args, kwargs):
-        if retval is None:
-            return
         simulation_pk, ordinal = args
+        end_time = timezone.now()
+        for wait in (*COMPLETE_RETRY_SECONDS, None):
+            try:
+                simulation = _simulation(simulation_pk)
+                if simulation is not None:
+                    update = TaskUpdate(task_state=JobState.COMPLETED, end_time=end_time)
+                    services.task_apply_update(simulation=simulation, task_id=ordinal, update=update)
+                return
+            except DatabaseError:
+                if wait is None:
+                    raise
+                # The result is stored; only the task row waits for the database to come back.
+                logger.warning(
+                    "task %s of simulation %s: database unreachable, completing in %s s", ordinal, simulation_pk, wait
+                )
+                connection.close()
+                time.sleep(wait)
+
+
+# Seconds before a task whose database was unreachable tries its claim again: 1, 2, 4, ... at most a minute.
+CLAIM_RETRY_MAX_SECONDS = 60
+# Waits before a finished task tries again to mark its row COMPLETED through a database outage (about 5 min).
+COMPLETE_RETRY_SECONDS = (1, 2, 4, 8, 15, 30, 60, 60, 60, 60)
+
+
+# No STARTED state: a second delivery of a finished task would store it over the task's result.
+@shared_task(bind=True, base=SimulationTask, name=RUN_TASK, track_started=False)
+def run_task(self, simulation_pk: int, task_id: int) -> list[dict]:
+    """Runs one task of a DIRECT job; returns its estimators as the Celery result.
+
+    A run that does not happen (the task or job is gone, done or canceled) raises Ignore, so Celery stores
+    nothing: a second delivery of a finished task never overwrites its result. Until the task is claimed,
+    a database error retries the message with backoff instead of losing it.
+    """
+    try:
         simulation = _simulation(simulation_pk)
+        claim = TaskClaim.DONE
         if simulation is not None:
-            services.task_apply_update(
+            claim = services.task_claim(
                 simulation=simulation,
-                task_id=ordinal,
-                update=TaskUpdate(task_state=JobState.COMPLETED, end_time=timezone.now()),
+                task_id=task_id,
+                lease_seconds=settings.TASK_LEASE_SECONDS,
+                redeliveries=self.request.retries,
             )
-
-
-@shared_task(bind=True, base=SimulationTask, name=RUN_TASK)
-def run_task(self, simulation_pk: int, task_id: int) -> list[dict] | None:
-    """Runs one task of a DIRECT job; returns its estimators as the Celery result, or None if it did not run."""
-    simulation = _simulation(simulation_pk)
-    if simulation is None:
-        return None
-    claim = services.task_claim(
-        simulation=simulation,
-        task_id=task_id,
-        lease_seconds=settings.TASK_LEASE_SECONDS,
-        redeliveries=self.request.retries,
-    )
+    except DatabaseError as exc:
+        countdown = min(2**self.request.retries, CLAIM_RETRY_MAX_SECONDS)
+        logger.warning(
+            "task %s of simulation %s: database unreachable, retrying in %s s", task_id, simulation_pk, countdown
+        )
+        raise self.retry(exc=exc, countdown=countdown, max_retries=None) from exc
     if claim == TaskClaim.BUSY:
         # Redelivered while the row still looks alive: check again once the lease has run out.
         raise self.retry(countdown=settings.TASK_LEASE_SECONDS, max_retries=None)
     if claim == TaskClaim.DONE:
-        return None
-    return runner.task_run(simulation, task_id)
+        raise Ignore()
+    estimators = runner.task_run(simulation, task_id)
+    if estimators is None:  # canceled while it ran
+        raise Ignore()
+    return estimators
 
 
 @shared_task(name=MERGE_RESULTS)
@@ -78,12 +111,15 @@ def merge_results(simulation_pk: int) -> int:
 
 @shared_task(name="simulations.reap_stale_tasks", ignore_result=True)
 def reap_stale_tasks() -> int:
-    """Periodic (beat): marks FAILED the RUNNING tasks that sent no update for TASK_STALE_SECONDS, and sends
-    again the merge of a job that has waited that long for it (merging twice stores the same results)."""
+    """Periodic (beat): marks FAILED the RUNNING tasks that sent no update for TASK_STALE_SECONDS, sends again
+    the PENDING tasks whose messages were lost, and the merge of a job that has waited TASK_STALE_SECONDS for it
+    (merging twice stores the same results)."""
     stale_seconds = settings.TASK_STALE_SECONDS
     failed = services.tasks_fail_stale(stale_seconds=stale_seconds)
     for job_id, task_id in failed:
         logger.warning("task %s of %s sent no update for %s s: FAILED", task_id, job_id, stale_seconds)
+    for job_id, task_id in services.tasks_redispatch_lost(lost_seconds=settings.TASK_LOST_SECONDS):
+        logger.warning("task %s of %s: its message was lost; sent again (or FAILED after too many)", task_id, job_id)
     for simulation_pk, platform in selectors.merges_stalled(stale_seconds=stale_seconds):
         logger.warning("simulation %s waited %s s for its merge: merging again", simulation_pk, stale_seconds)
         services.simulation_merge_resend(simulation_id=simulation_pk, platform=platform)

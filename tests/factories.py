@@ -141,3 +141,18 @@ def result_estimator(*, file_name: str = "z_profile_", pages: int = 2, dimension
         "metadata": {"file_corename": file_name, "page_count": str(pages), "geotyp": "CYL"},
         "pages": [result_page(number=n, dimensions=dimensions, bins=bins) for n in range(pages)],
     }
+
+
+def job_in_state(simulation, state: str, end_time=None) -> None:
+    """Test setup: the job row in `state` as if it had got there (its tasks are left as they are)."""
+    from simulations.models import Simulation
+
+    Simulation.objects.filter(pk=simulation.pk).update(job_state=state, end_time=end_time)
+
+
+def tasks_complete(simulation) -> None:
+    """Every task of the job COMPLETED through the services: the job then waits for its merge."""
+    from simulations.services import TaskUpdate, task_apply_update
+
+    for task_id in simulation.tasks.values_list("task_id", flat=True):
+        task_apply_update(simulation=simulation, task_id=task_id, update=TaskUpdate(task_state=JobState.COMPLETED))

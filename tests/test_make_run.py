@@ -150,3 +150,32 @@ def test_make_run_serves_the_admin_runs_a_dummy_simulation_and_stops_everything(
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=30)
     wait_for(lambda: not session_processes(process.pid), timeout=30, what="every process of `make run` to exit")
+
+
+def test_make_manage_runs_an_operator_command_in_a_second_terminal(tmp_path):
+    """The README's operator commands on a `make run` checkout: no virtualenv on PATH, no debug variable set."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("DJANGO_", "VIRTUAL_ENV"))}
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'yaptide.sqlite3'}",
+        DJANGO_ENV_FILE=str(tmp_path / "none.env"),
+        PATH=":".join(p for p in env["PATH"].split(":") if not p.startswith(str(Path(sys.executable).parent))),
+    )
+
+    def make_manage(args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["make", "-s", "manage", f"ARGS={args}"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+
+    assert make_manage("migrate --noinput -v 0").returncode == 0
+    added = subprocess.run(
+        ["make", "-s", "manage", "ARGS=add_user marie --password-stdin"],
+        input="radium-1898-polonium\n",
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert added.returncode == 0, added.stderr
+    listed = make_manage("list_users")
+    assert listed.returncode == 0 and "marie" in listed.stdout, listed.stderr

@@ -10,6 +10,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
 from django.urls import Resolver404, resolve
 from django.utils.functional import Promise
+from django.views import csrf, defaults
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, serializers
 from rest_framework.parsers import BaseParser
@@ -181,3 +182,44 @@ def iso_utc(value: datetime.datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(datetime.UTC).isoformat()[:-6] + "Z"
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def server_error(request, *args, **kwargs):
+    """A 500: JSON with the request id under /api/ (the log line of the traceback carries the same id)."""
+    if not _is_api(request):
+        return defaults.server_error(request, *args, **kwargs)
+    request_id = getattr(request, "request_id", None)
+    return JsonResponse(
+        {"message": f"internal server error; quote request id {request_id} to report it", "request_id": request_id},
+        status=500,
+    )
+
+
+def bad_request(request, exception, *args, **kwargs):
+    """A 400 Django raised before any view (e.g. a Host not in DJANGO_ALLOWED_HOSTS): JSON under /api/."""
+    if not _is_api(request):
+        return defaults.bad_request(request, exception, *args, **kwargs)
+    return JsonResponse({"message": "bad request"}, status=400)
+
+
+def permission_denied(request, exception, *args, **kwargs):
+    if not _is_api(request):
+        return defaults.permission_denied(request, exception, *args, **kwargs)
+    return JsonResponse({"message": str(exception) or "permission denied"}, status=403)
+
+
+def page_not_found(request, exception, *args, **kwargs):
+    if not _is_api(request):
+        return defaults.page_not_found(request, exception, *args, **kwargs)
+    return JsonResponse({"message": f"no API endpoint at {request.path}"}, status=404)
+
+
+def csrf_failure(request, reason="", *args, **kwargs):
+    """Django's CSRF refusal (the admin's forms): JSON under /api/, Django's page elsewhere."""
+    if not _is_api(request):
+        return csrf.csrf_failure(request, reason, *args, **kwargs)
+    return JsonResponse({"message": f"CSRF check failed: {reason}"}, status=403)

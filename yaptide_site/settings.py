@@ -1,5 +1,6 @@
 """One settings module, driven by environment variables (see .env.example)."""
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -8,17 +9,31 @@ import environ
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
+environ.Env.read_env(os.environ.get("DJANGO_ENV_FILE") or BASE_DIR / ".env", overwrite=False)
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# An empty variable means "not set", for every setting (`cp .env.example .env` leaves many empty).
+env.ENVIRON = {name: value for name, value in os.environ.items() if value != ""}
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-# No secret has a default outside debug: a missing key is an error at start-up.
-SECRET_KEY = env("DJANGO_SECRET_KEY", default="insecure-debug-only-key" if DEBUG else environ.Env.NOTSET)
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+
+
+def _required_secret(name: str, debug_default):
+    """A secret's value; outside debug a missing one stops the process with one line, not a traceback."""
+    if name in env.ENVIRON or DEBUG:
+        return env.ENVIRON.get(name, debug_default)
+    raise SystemExit(f"yaptide: {name} is not set; it is required when DJANGO_DEBUG is off (see .env.example)")
+
+
+# No secret has a default outside debug.
+SECRET_KEY = _required_secret("DJANGO_SECRET_KEY", "insecure-debug-only-key")
+# The loopback names are always allowed: the container's own health check and operators on the machine use them.
+LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
+ALLOWED_HOSTS = list(dict.fromkeys(env.list("DJANGO_ALLOWED_HOSTS", default=[]) + LOOPBACK_HOSTS))
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_FAILURE_VIEW = "yaptide_site.api.csrf_failure"
 
 # Fernet keys for Keycloak users' cert and private key; the first encrypts, all decrypt (key rotation).
-FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[] if DEBUG else environ.Env.NOTSET)
+FIELD_ENCRYPTION_KEYS = [key for key in _required_secret("FIELD_ENCRYPTION_KEYS", "").split(",") if key.strip()]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -42,7 +57,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "yaptide_site.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "yaptide_site.middleware.SecurityHeadersMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -102,17 +120,72 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+FORMAT_MODULE_PATH = ["yaptide_site.formats"]  # times with seconds and the time zone
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=VAR_DIR / "static")
+# WhiteNoise serves STATIC_ROOT in production: compressed copies and content-hashed names (cached for a year).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
 
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
+# In debug WhiteNoise finds files in the apps (no collectstatic needed), as runserver does.
+WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- HTTPS ----------------------------------------------------------------------------------------
+# PUBLIC_SCHEME says how users reach the site. "https": behind a TLS proxy that sets X-Forwarded-Proto
+# (Secure cookies, HSTS, plain http redirected to https). "http": plain http on a private network (cookies
+# without Secure, which browsers would drop over http; no HSTS, no redirect).
+PUBLIC_SCHEME = env("PUBLIC_SCHEME", default="http" if DEBUG else "https").lower()
+if PUBLIC_SCHEME not in ("http", "https"):
+    raise SystemExit(f"yaptide: PUBLIC_SCHEME must be https or http, not {PUBLIC_SCHEME!r}")
+HTTPS = PUBLIC_SCHEME == "https"
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("DJANGO_SSL_REDIRECT", default=not DEBUG)
+    SECURE_REDIRECT_EXEMPT = [r"^health/$"]  # the container's own health check speaks plain http
+    SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=False)
+    # Preloading is the operator's choice (DJANGO_HSTS_PRELOAD=1): it cannot be undone quickly.
+    SILENCED_SYSTEM_CHECKS += ["security.W021"]
+else:
+    # Plain http is a deliberate choice on a private network: the deploy checks for HTTPS do not apply.
+    SILENCED_SYSTEM_CHECKS += ["security.W004", "security.W008", "security.W012", "security.W016"]
+# A Content-Security-Policy for every response: nothing from other sites. Inline styles stay allowed
+# (the admin's widgets and Redoc set style attributes); blob: workers are Redoc's.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "request_id": {"()": "yaptide_site.middleware.RequestIdLogFilter"},
+        # The access log (gunicorn's, runserver's) already has one line per 4xx; django.request keeps 5xx.
+        "server_errors_only": {"()": "yaptide_site.middleware.ServerErrorsOnlyFilter"},
+    },
+    "formatters": {
+        "default": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": "default"},
+        "null": {"class": "logging.NullHandler"},
+    },
+    "loggers": {
+        "django.request": {"filters": ["server_errors_only"]},
+        # A request for a host not in DJANGO_ALLOWED_HOSTS is a 400 with its access line; no second line.
+        "django.security.DisallowedHost": {"handlers": ["null"], "propagate": False},
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
 
@@ -197,16 +270,21 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="") or REDIS_URL or "filesy
 EMBEDDED_BROKER = CELERY_BROKER_URL.startswith("filesystem")
 # The embedded broker (no Redis, `make run`): message files in this folder, shared by web, worker and beat.
 CELERY_BROKER_DIR = Path(env("CELERY_BROKER_DIR", default="") or VAR_DIR / "broker")
-# Hard limit of one simulation task; the soft limit a little earlier (a minute, or a tenth of a short limit)
-# lets the task stop its simulator and store its logs as FAILED.
+# Hard limit of one simulation task; the soft limit a little earlier (a minute, or a tenth of a short limit but
+# at least 5 s, or half of a tiny one) lets the task stop its simulator and store its logs as FAILED.
 CELERY_TASK_TIME_LIMIT = env.int("SIMULATION_TIME_LIMIT_SECONDS", default=12 * 3600)
-CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - min(60, max(CELERY_TASK_TIME_LIMIT // 10, 1))
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - min(
+    60, max(CELERY_TASK_TIME_LIMIT // 10, min(5, CELERY_TASK_TIME_LIMIT // 2))
+)
 if EMBEDDED_BROKER:
     _queue_dir = str(CELERY_BROKER_DIR / "queue")
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": _queue_dir,
         "data_folder_out": _queue_dir,
         "control_folder": str(CELERY_BROKER_DIR / "control"),
+        # kombu looks for new message files this often (default 1 s, which held a worker to one task per
+        # second per process); listing a small folder 20 times a second costs next to nothing.
+        "polling_interval": 0.05,
     }
 else:
     # Redis hands an unacknowledged message to another worker after visibility_timeout: it must exceed the
@@ -231,6 +309,8 @@ CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TIMEZONE = TIME_ZONE
 # Beat syncs CELERY_BEAT_SCHEDULE into django-celery-beat's tables; operators can change it in the admin.
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Celery's own daily clean-up of expired results stores no result row of its own either.
+CELERY_TASK_ANNOTATIONS = {"celery.backend_cleanup": {"ignore_result": True}}
 CELERY_BEAT_SCHEDULE = {
     "reap-stale-tasks": {
         "task": "simulations.reap_stale_tasks",
@@ -252,6 +332,9 @@ TASK_HEARTBEAT_SECONDS = env.int("TASK_HEARTBEAT_SECONDS", default=2)
 # at most TASK_MAX_RERUNS times; a younger one is still running elsewhere and is not started twice.
 TASK_LEASE_SECONDS = env.int("TASK_LEASE_SECONDS", default=30)
 TASK_MAX_RERUNS = env.int("TASK_MAX_RERUNS", default=2)
+# A PENDING task not heard of for this long, whose message the broker no longer holds, is sent again (at most
+# TASK_MAX_RERUNS times): a wiped Redis or a message taken by a worker that failed before its claim.
+TASK_LOST_SECONDS = env.int("TASK_LOST_SECONDS", default=120)
 # Per-user quotas (staff raise a user's own in the admin): unfinished jobs, their tasks, stored megabytes.
 QUOTA_UNFINISHED_JOBS = env.int("QUOTA_UNFINISHED_JOBS", default=20)
 QUOTA_UNFINISHED_TASKS = env.int("QUOTA_UNFINISHED_TASKS", default=2000)

@@ -3,6 +3,7 @@
 import json
 from typing import Any
 
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 # A page with more values than this is shown as a summary, not as its numbers.
@@ -71,3 +72,33 @@ def logfiles_display(data: Any) -> str:
     return format_html_join(
         "", '<h4 class="logfile-name">{}</h4><pre class="payload">{}</pre>', sorted(data.items(), key=str)
     )
+
+
+def admin_time(value) -> str:
+    """A time with seconds and its time zone (the admin's default drops both)."""
+    if value is None:
+        return "-"
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def duration_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    text = f"{hours}:{minutes:02d}:{secs:02d}"
+    return f"{days} d {text}" if days else text
+
+
+def byte_size(value: int | None) -> str:
+    """Bytes as an operator reads them: 1.2 MB (exact count in the cell's title)."""
+    if value is None:
+        return "-"
+    size = float(value)
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            text = f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+            return format_html('<span title="{} bytes">{}</span>', f"{value:,}", text)
+        size /= 1000
+    return str(value)

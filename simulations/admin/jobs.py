@@ -1,19 +1,26 @@
 """Admin for simulations and tasks: polymorphic lists, read-only pages with inlines, actions that call services."""
 
+from datetime import timedelta
+
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, Length
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.cache import patch_cache_control
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from polymorphic.admin import PolymorphicChildModelAdmin, PolymorphicParentModelAdmin
 
 from accounts.models import User
+from yaptide_site.audit import CHANGE, DELETION, audit
 from yaptide_site.errors import ServiceError
 
-from ..choices import DELETABLE_STATES
+from ..choices import DELETABLE_STATES, TERMINAL_STATES, JobState
 from ..models import (
     BatchSimulation,
     BatchTask,
@@ -22,12 +29,13 @@ from ..models import (
     Estimator,
     Input,
     Logfiles,
+    Page,
     Simulation,
     Task,
 )
-from ..selectors import TASK_STATUS_FIELDS
+from ..selectors import TASK_STATUS_FIELDS, simulations_finished_before
 from ..services import simulation_cancel, simulation_delete, task_remove, update_key_issue
-from .display import logfiles_display, pretty_json
+from .display import admin_time, byte_size, duration_text, logfiles_display, pretty_json
 
 
 def admin_link(obj, label=None) -> str:
@@ -39,10 +47,85 @@ def admin_link(obj, label=None) -> str:
     return format_html('<a href="{}">{}</a>', url, label if label is not None else str(obj))
 
 
+def simulations_link_for(user) -> str:
+    """A link to the simulation list filtered to the user's simulations, with their count."""
+    url = reverse("admin:simulations_simulation_changelist") + f"?user__id__exact={user.pk}"
+    return format_html('<a href="{}">{}</a>', url, user.simulation_count)
+
+
 def child_type(obj) -> str:
     """The verbose name of a polymorphic row's child class, from the cached content types (no query per row)."""
     model = ContentType.objects.get_for_id(obj.polymorphic_ctype_id).model_class()
     return model._meta.verbose_name if model else "?"
+
+
+def task_counts(simulation_ids: list[int]) -> dict[int, dict]:
+    """Tasks done, failed and in all, and requested / simulated primaries, per simulation: one query."""
+    rows = (
+        Task.objects.non_polymorphic()
+        .filter(simulation_id__in=simulation_ids)
+        .order_by()
+        .values("simulation_id")
+        .annotate(
+            total=Count("id"),
+            done=Count("id", filter=Q(task_state=JobState.COMPLETED)),
+            failed=Count("id", filter=Q(task_state=JobState.FAILED)),
+            requested=Sum("requested_primaries"),
+            simulated=Sum("simulated_primaries"),
+        )
+    )
+    return {row.pop("simulation_id"): row for row in rows}
+
+
+def _stored(queryset, outer: str):
+    """Bytes of the compressed payloads of `queryset` rows that belong to the outer simulation (0 if none)."""
+    sizes = (
+        queryset.filter(**{outer: OuterRef("pk")}).order_by().values(outer).annotate(n=Sum(Length("compressed_data")))
+    )
+    return Coalesce(Subquery(sizes.values("n")), Value(0))
+
+
+def storage_parts(to: str = "simulation") -> dict:
+    """Stored bytes of the input, results (estimators and pages) and logs of a simulation (or, with
+    to="simulation__user", of all of a user's simulations)."""
+    return {
+        "input_bytes": _stored(Input.objects.all(), to),
+        "results_bytes": _stored(Estimator.objects.all(), to) + _stored(Page.objects.all(), f"estimator__{to}"),
+        "logs_bytes": _stored(Logfiles.objects.all(), to),
+    }
+
+
+STORAGE_ORDERINGS = {"total_bytes", "input_bytes", "results_bytes", "logs_bytes", "simulation_count", "username"}
+
+
+def storage_by_user(ordering: str):
+    """Every user who owns a simulation, with the stored bytes of their simulations, in one query."""
+    field = ordering.lstrip("-")
+    parts = storage_parts("simulation__user")
+    users = (
+        User.objects.non_polymorphic()
+        .filter(pk__in=Simulation.objects.values("user_id"))
+        .annotate(simulation_count=Subquery(_count_simulations()), **parts)
+        .annotate(total_bytes=F("input_bytes") + F("results_bytes") + F("logs_bytes"))
+    )
+    return users.order_by(ordering if field in STORAGE_ORDERINGS else "-total_bytes", "username", "pk")
+
+
+def _count_simulations():
+    return (
+        Simulation.objects.non_polymorphic()
+        .filter(user=OuterRef("pk"))
+        .order_by()
+        .values("user")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+
+
+def stored_total():
+    """All the stored bytes of a simulation, as one expression (computed only for the rows shown)."""
+    parts = list(storage_parts().values())
+    return parts[0] + parts[1] + parts[2]
 
 
 class ReadOnlyInline:
@@ -130,7 +213,11 @@ SIMULATION_FIELDS = [
     "end_time",
     "update_key",
     "results_version",
+    "storage",
 ]
+
+
+STORAGE_LABELS = [("input", "input"), ("results", "results"), ("logs", "logs")]
 
 
 class SimulationChildAdmin(PolymorphicChildModelAdmin):
@@ -163,6 +250,14 @@ class SimulationChildAdmin(PolymorphicChildModelAdmin):
     def user_link(self, simulation):
         return admin_link(simulation.user)
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(**storage_parts())
+
+    @admin.display(description="Stored bytes")
+    def storage(self, simulation):
+        parts = [(label, getattr(simulation, f"{key}_bytes", None)) for key, label in STORAGE_LABELS]
+        return format_html_join(", ", "{} {}", ((label, byte_size(value)) for label, value in parts))
+
     @admin.display(description="Update key")
     def update_key(self, simulation):
         return "set (only its SHA-256 is stored)" if simulation.update_key_hash else "not set"
@@ -190,14 +285,15 @@ class SimulationAdmin(PolymorphicParentModelAdmin):
     child_models = [CelerySimulation, BatchSimulation]
     list_display = [
         "job_id",
-        "title",
+        "short_title",
         "user",
-        "simulation_type",
-        "sim_type",
-        "input_type",
-        "job_state",
-        "start_time",
-        "end_time",
+        "kind",
+        "state",
+        "progress",
+        "tasks",
+        "started",
+        "duration",
+        "stored",
     ]
     list_filter = [
         "job_state",
@@ -211,10 +307,65 @@ class SimulationAdmin(PolymorphicParentModelAdmin):
     list_select_related = ["user"]
     show_full_result_count = False
     ordering = ["-start_time", "-id"]
-    actions = ["cancel_simulations", "delete_finished_simulations", "issue_update_keys"]
+    actions = ["cancel_simulations", "delete_finished_simulations", "delete_old_simulations", "issue_update_keys"]
+
+    class Media:
+        css = {"all": ["simulations/admin.css"]}
 
     def get_queryset(self, request):
-        return super().get_queryset(request).non_polymorphic()
+        return super().get_queryset(request).non_polymorphic().annotate(stored_bytes=stored_total())
+
+    def get_urls(self):
+        urls = [path("storage/", self.admin_site.admin_view(self.storage_view), name="simulations_storage_by_user")]
+        return urls + super().get_urls()
+
+    def storage_view(self, request):
+        """Who fills the disk: stored bytes of each user's simulations, sortable by each column."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        ordering = request.GET.get("o", "-total_bytes")
+        rows = [
+            {
+                "user": user,
+                "simulations": simulations_link_for(user),
+                **{key: byte_size(getattr(user, key)) for key in ("input_bytes", "results_bytes", "logs_bytes")},
+                "total": byte_size(user.total_bytes),
+            }
+            for user in storage_by_user(ordering)[:500]
+        ]
+        columns = [
+            ("username", "User"),
+            ("simulation_count", "Simulations"),
+            ("input_bytes", "Input"),
+            ("results_bytes", "Results"),
+            ("logs_bytes", "Logs"),
+            ("total_bytes", "Total"),
+        ]
+        headers = [
+            {
+                "label": label,
+                "url": f"?o={'' if ordering == '-' + key else '-'}{key}",
+                "sorted": ordering.lstrip("-") == key,
+            }
+            for key, label in columns
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Stored bytes by user",
+            "opts": self.model._meta,
+            "headers": headers,
+            "rows": rows,
+        }
+        return TemplateResponse(request, "admin/simulations/simulation/storage_by_user.html", context)
+
+    def get_changelist_instance(self, request):
+        """The shown page's task counts and primaries come in one query for all its rows."""
+        changelist = super().get_changelist_instance(request)
+        rows = list(changelist.result_list)
+        counts = task_counts([row.pk for row in rows])
+        for row in rows:
+            row.task_counts = counts.get(row.pk, {"total": 0, "done": 0, "failed": 0, "requested": 0, "simulated": 0})
+        return changelist
 
     def get_actions(self, request):
         actions = super().get_actions(request)
@@ -228,9 +379,65 @@ class SimulationAdmin(PolymorphicParentModelAdmin):
         # The cluster list links here with its batch simulations.
         return lookup == "batchsimulation__cluster__id__exact" or super().lookup_allowed(lookup, value, request)
 
-    @admin.display(description="Type", ordering="platform")
-    def simulation_type(self, simulation):
-        return child_type(simulation)
+    @admin.display(description="Title", ordering="title")
+    def short_title(self, simulation):
+        title = simulation.title
+        return title if len(title) <= 40 else format_html('<span title="{}">{}…</span>', title, title[:39])
+
+    @admin.display(description="Kind", ordering="platform")
+    def kind(self, simulation):
+        return f"{simulation.sim_type}, {child_type(simulation)}"
+
+    @admin.display(description="State", ordering="job_state")
+    def state(self, simulation):
+        counts = simulation.task_counts
+        if simulation.job_state == JobState.COMPLETED and counts["failed"]:
+            return format_html(
+                '{} <span class="failed-tasks" title="{} of {} tasks failed">⚠ {} failed</span>',
+                simulation.job_state,
+                counts["failed"],
+                counts["total"],
+                counts["failed"],
+            )
+        return simulation.job_state
+
+    @admin.display(description="Progress (primaries)")
+    def progress(self, simulation):
+        counts = simulation.task_counts
+        requested, simulated = counts["requested"] or 0, counts["simulated"] or 0
+        percent = 100 * simulated // requested if requested else 0
+        return format_html(
+            '<progress value="{}" max="100"></progress> <span class="primaries">{} / {} ({}%)</span>',
+            percent,
+            f"{simulated:,}",
+            f"{requested:,}",
+            percent,
+        )
+
+    @admin.display(description="Tasks done / failed / all")
+    def tasks(self, simulation):
+        counts = simulation.task_counts
+        return f"{counts['done']} / {counts['failed']} / {counts['total']}"
+
+    @admin.display(description="Started", ordering="start_time")
+    def started(self, simulation):
+        return admin_time(simulation.start_time)
+
+    @admin.display(description="Duration")
+    def duration(self, simulation):
+        if simulation.start_time is None:
+            return "-"
+        if simulation.end_time is not None:
+            return duration_text((simulation.end_time - simulation.start_time).total_seconds())
+        if simulation.job_state in TERMINAL_STATES:
+            return "-"
+        return format_html(
+            "{} <small>(running)</small>", duration_text((timezone.now() - simulation.start_time).total_seconds())
+        )
+
+    @admin.display(description="Stored", ordering="stored_bytes")
+    def stored(self, simulation):
+        return byte_size(simulation.stored_bytes)
 
     @admin.action(description="Cancel selected simulations", permissions=["change"])
     def cancel_simulations(self, request, queryset):
@@ -238,6 +445,7 @@ class SimulationAdmin(PolymorphicParentModelAdmin):
         for simulation in queryset:
             try:
                 simulation_cancel(simulation=simulation)
+                audit(user=request.user, obj=simulation, action=CHANGE, message="Canceled (admin action).")
                 canceled.append(simulation.job_id)
             except ServiceError as error:
                 refused.append(error.message)
@@ -248,7 +456,39 @@ class SimulationAdmin(PolymorphicParentModelAdmin):
 
     @admin.action(description="Delete selected finished simulations", permissions=["delete"])
     def delete_finished_simulations(self, request, queryset):
-        simulations = list(queryset.select_related(None).only("id", "job_id", "job_state"))
+        simulations = list(queryset.select_related(None).only("id", "job_id", "job_state", "polymorphic_ctype_id"))
+        return self._delete_finished(request, simulations, "delete_finished_simulations")
+
+    @admin.action(description="Delete selected finished simulations older than N days", permissions=["delete"])
+    def delete_old_simulations(self, request, queryset):
+        """Asks for N on the confirmation page; of the selected rows, those finished over N days ago go."""
+        raw = request.POST.get("days", "")
+        days = int(raw) if raw.isdigit() else None
+        if days is None:
+            if raw:
+                self.message_user(request, f"Days must be a whole number, not {raw!r}.", messages.ERROR)
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Delete finished simulations older than how many days?",
+                "opts": self.model._meta,
+                "selected": queryset.values_list("pk", flat=True),
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                "action": "delete_old_simulations",
+                "select_across": request.POST.get("select_across", "0"),
+            }
+            return TemplateResponse(request, "admin/simulations/simulation/delete_old_days.html", context)
+        cutoff = timezone.now() - timedelta(days=days)
+        old = list(
+            simulations_finished_before(cutoff=cutoff, queryset=queryset.select_related(None)).only(
+                "id", "job_id", "job_state", "polymorphic_ctype_id"
+            )
+        )
+        if not old:
+            self.message_user(request, f"No selected simulation finished more than {days} days ago.", messages.INFO)
+            return None
+        return self._delete_finished(request, old, "delete_old_simulations", days=days)
+
+    def _delete_finished(self, request, simulations, action, **extra):
         finished = [s for s in simulations if s.job_state in DELETABLE_STATES]
         unfinished = [s for s in simulations if s.job_state not in DELETABLE_STATES]
         if request.POST.get("post") != "yes" and finished:
@@ -259,13 +499,16 @@ class SimulationAdmin(PolymorphicParentModelAdmin):
                 "finished": finished,
                 "unfinished": unfinished,
                 "action_checkbox_name": ACTION_CHECKBOX_NAME,
-                "action": "delete_finished_simulations",
+                "action": action,
+                **extra,
             }
             return TemplateResponse(request, "admin/simulations/simulation/delete_finished_confirmation.html", context)
         deleted = 0
         for simulation in finished:
             try:
-                simulation_delete(simulation=simulation)
+                with transaction.atomic():  # the entry is kept only if the simulation is gone
+                    audit(user=request.user, obj=simulation, action=DELETION, message="Deleted (admin action).")
+                    simulation_delete(simulation=simulation)
                 deleted += 1
             except ServiceError as error:  # its state changed since the confirmation page
                 unfinished.append(simulation)
@@ -279,7 +522,10 @@ class SimulationAdmin(PolymorphicParentModelAdmin):
     @admin.action(description="Issue a new update key (the old one stops working)", permissions=["change"])
     def issue_update_keys(self, request, queryset):
         """Shows the new keys on the page it answers with, never in the (readable) messages cookie; not cached."""
-        issued = [(simulation, update_key_issue(simulation=simulation)) for simulation in queryset]
+        issued = []
+        for simulation in queryset:
+            issued.append((simulation, update_key_issue(simulation=simulation)))
+            audit(user=request.user, obj=simulation, action=CHANGE, message="Issued a new update key (admin action).")
         context = {
             **self.admin_site.each_context(request),
             "title": "New update keys",

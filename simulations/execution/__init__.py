@@ -5,7 +5,7 @@ job's completed tasks are merged, the merge outcome) lives in the services, whic
 transaction commits. Adding a platform is one module here and its entry in settings.SIMULATION_BACKENDS.
 """
 
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -15,6 +15,13 @@ from yaptide_site.errors import InvalidInput
 
 class DispatchFailed(Exception):
     """The platform did not take the job's tasks; the message says why (kept as the job's dispatch log)."""
+
+
+class BrokerView(NamedTuple):
+    """Of some tasks, those whose messages the broker holds: waiting in a queue, or taken by a worker."""
+
+    waiting: frozenset[int]
+    taken: frozenset[int]
 
 
 class ExecutionBackend(Protocol):
@@ -31,7 +38,9 @@ class ExecutionBackend(Protocol):
         """Starts the merge of a job's completed tasks."""
 
     def reaps_stale_tasks(self) -> bool:
-        """Whether the stale-task reaper may fail this platform's silent RUNNING tasks."""
+        """Whether the reaper looks after this platform's tasks (silent RUNNING ones, lost messages, lost merges).
+        A backend that does also has `in_broker(task_pks) -> BrokerView | None` and `redispatch(simulation_id=,
+        task_ids=)`."""
 
 
 def platforms() -> list[str]:

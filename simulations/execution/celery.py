@@ -3,12 +3,14 @@ tasks module is not imported here), with its Celery id recorded on the CeleryTas
 revoke it.
 
 There is no chord: the task update that ends the last task moves the job to MERGING_QUEUED (services), which
-calls `merge`; the job's progress lives in the database, so a restarted worker or broker loses nothing.
+calls `merge`; the job's progress lives in the database, so a restarted worker or broker loses nothing. What
+the broker still holds can be asked (`in_broker`), so the reaper can tell a lost message from a queued one.
 """
 
+import json
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from django.conf import settings
 from django.db.models import Case, CharField, Value, When
@@ -19,12 +21,17 @@ from yaptide_site.errors import InvalidInput
 
 from ..choices import JobState
 from ..models import CelerySimulation, CeleryTask
-from . import DispatchFailed
+from . import BrokerView, DispatchFailed
 
 logger = logging.getLogger(__name__)
 
 RUN_TASK = "simulations.run_task"
 MERGE_RESULTS = "simulations.merge_results"
+
+
+def _message_id(raw: bytes | str | dict) -> str:
+    message = json.loads(raw) if not isinstance(raw, dict) else raw
+    return (message.get("headers") or {}).get("id") or (message.get("properties") or {}).get("correlation_id", "")
 
 
 class CeleryBackend:
@@ -38,9 +45,14 @@ class CeleryBackend:
 
     def dispatch(self, *, simulation_id: int, update_key: str) -> None:
         """Sends one message per task. Workers write through the services directly, so they need no update key."""
-        ordinals = list(
-            CeleryTask.objects.filter(simulation_id=simulation_id).order_by("task_id").values_list("pk", "task_id")
-        )
+        self.redispatch(simulation_id=simulation_id, task_ids=None)
+
+    def redispatch(self, *, simulation_id: int, task_ids: Iterable[int] | None) -> None:
+        """Sends the messages of these tasks (all, if None), each under a fresh Celery id recorded first."""
+        tasks = CeleryTask.objects.filter(simulation_id=simulation_id).order_by("task_id")
+        if task_ids is not None:
+            tasks = tasks.filter(task_id__in=list(task_ids))
+        ordinals = list(tasks.values_list("pk", "task_id"))
         celery_ids = {pk: uuid.uuid4().hex for pk, _ in ordinals}
         if celery_ids:
             CeleryTask.objects.filter(pk__in=celery_ids).update(
@@ -90,9 +102,31 @@ class CeleryBackend:
     def reaps_stale_tasks(self) -> bool:
         return True
 
+    def in_broker(self, task_pks: Iterable[int]) -> BrokerView | None:
+        """Which of these tasks' messages Redis holds: waiting in the queue, or taken by a worker and not yet
+        acknowledged. None on the embedded broker, which cannot be read that way."""
+        celery_ids = dict(CeleryTask.objects.filter(pk__in=list(task_pks)).values_list("celery_id", "pk"))
+        if settings.EMBEDDED_BROKER or not celery_ids:
+            return None if settings.EMBEDDED_BROKER else BrokerView(frozenset(), frozenset())
+        queue = settings.CELERY_TASK_DEFAULT_QUEUE
+        with app.connection_for_read() as connection:
+            channel = connection.default_channel
+            client = channel.client
+            # kombu keeps a queue's messages in one list per priority step, and taken ones in the unacked hash.
+            keys = {channel._q_for_pri(queue, priority) for priority in channel.priority_steps}
+            waiting = {_message_id(raw) for key in keys for raw in client.lrange(key, 0, -1)}
+            taken = {_message_id(json.loads(raw)[0]) for raw in client.hvals(channel.unacked_key)}
+        return BrokerView(
+            waiting=frozenset(pk for cid, pk in celery_ids.items() if cid in waiting),
+            taken=frozenset(pk for cid, pk in celery_ids.items() if cid in taken),
+        )
+
 
 def completed_task_results(simulation_id: int) -> Iterator[tuple[list[dict], int]]:
-    """(estimators, simulated primaries) of each COMPLETED task, from the Celery result backend, one at a time."""
+    """(estimators, simulated primaries) of each COMPLETED task, from the Celery result backend, one at a time.
+
+    A COMPLETED task whose stored result is missing or empty is logged and left out, never a merge failure.
+    """
     completed = dict(
         CeleryTask.objects.filter(simulation_id=simulation_id, task_state=JobState.COMPLETED)
         .exclude(celery_id="")
@@ -100,5 +134,10 @@ def completed_task_results(simulation_id: int) -> Iterator[tuple[list[dict], int
     )
     for celery_id, primaries in completed.items():
         row = TaskResult.objects.filter(task_id=celery_id, status="SUCCESS").first()
-        if row is not None and row.result:
-            yield app.backend.decode_content(row, row.result), primaries
+        estimators = app.backend.decode_content(row, row.result) if row is not None and row.result else None
+        if not estimators:
+            logger.warning(
+                "simulation %s: completed task %s has no stored result; merged without it", simulation_id, celery_id
+            )
+            continue
+        yield estimators, primaries

@@ -22,6 +22,7 @@ from .updates import (
     task_claim,
     task_fail,
     tasks_fail_stale,
+    tasks_redispatch_lost,
 )
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "task_fail",
     "task_remove",
     "tasks_fail_stale",
+    "tasks_redispatch_lost",
     "update_key_issue",
     "update_key_matches",
 ]

@@ -79,7 +79,7 @@ def simulation_submit(
         raise InvalidInput(f"unknown platform {platform!r}", field="platform")
     _check_limits(user, int(ntasks))
     simulator = get_simulator(sim_type)
-    prepared = simulator.prepare(input_type=input_type, input_json=input_json, input_files=input_files)
+    prepared = simulator.prepare(input_type=input_type, input_json=input_json, input_files=input_files, ntasks=ntasks)
     backend_for(platform).check(simulator=simulator, user=user, cluster=cluster, batch_options=batch_options)
     ntasks = min(max(int(ntasks), 1), prepared.primaries)
     per_task = prepared.primaries // ntasks

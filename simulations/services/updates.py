@@ -14,10 +14,10 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from yaptide_site.errors import NotFound
+from yaptide_site.errors import Conflict, NotFound
 
 from .. import sql
-from ..choices import STATE_RANK, TERMINAL_STATES, JobState
+from ..choices import MERGE_OUTCOME_STATES, MERGING_STATES, STATE_RANK, TERMINAL_STATES, JobState
 from ..execution import backend_for, reaped_platforms
 from ..models import BatchSimulation, CeleryTask, Simulation, Task
 from .results import logfiles_store
@@ -50,7 +50,8 @@ def _task_changes(task: Task, update: TaskUpdate, now: datetime) -> dict[str, An
     if update.simulated_primaries and update.simulated_primaries > task.simulated_primaries:
         changes["simulated_primaries"] = update.simulated_primaries
     if state == JobState.COMPLETED:
-        changes["simulated_primaries"] = requested
+        # A completed task simulated what it was asked for; a smaller request sent late never lowers the count.
+        changes["simulated_primaries"] = max(requested, changes.get("simulated_primaries", task.simulated_primaries))
     if task.start_time is None and (update.start_time or state == JobState.RUNNING):
         changes["start_time"] = update.start_time or now
     end_time = task.end_time
@@ -168,19 +169,35 @@ def task_claim(*, simulation: Simulation, task_id: int, lease_seconds: int, rede
     return claim
 
 
+def _silent_tasks(state: str, cutoff) -> dict[str, list[tuple[int, int, int]]]:
+    """(pk, simulation pk, task_id) of the tasks in `state` with no update since `cutoff`, by platform."""
+    found: dict[str, list[tuple[int, int, int]]] = {}
+    rows = (
+        Task.objects.non_polymorphic()
+        .filter(task_state=state, last_update_time__lt=cutoff, platform__in=reaped_platforms())
+        .exclude(simulation__job_state__in=TERMINAL_STATES)
+        .values_list("platform", "pk", "simulation_id", "task_id")
+    )
+    for platform, *row in rows:
+        found.setdefault(platform, []).append(tuple(row))
+    return found
+
+
 def tasks_fail_stale(*, stale_seconds: int) -> list[tuple[str, int]]:
     """Marks FAILED every RUNNING task with no update for `stale_seconds`, with a log saying so.
 
-    Only platforms whose backend leaves staleness to the reaper are looked at (Slurm has its reconciler). The
-    job state follows as for any task update. Returns (job_id, task_id) of the tasks it failed. Staleness is
-    checked again under the lock, so a task that just reported survives.
+    Only platforms whose backend leaves staleness to the reaper are looked at (Slurm has its reconciler). A
+    task whose message waits in the broker again (its worker was killed and the message requeued, behind a
+    backlog) is left to run again. The job state follows as for any task update. Returns (job_id, task_id)
+    of the tasks it failed. Staleness is checked again under the lock, so a task that just reported survives.
     """
     cutoff = timezone.now() - timedelta(seconds=stale_seconds)
-    candidates = Task.objects.non_polymorphic().filter(
-        task_state=JobState.RUNNING, last_update_time__lt=cutoff, platform__in=reaped_platforms()
-    )
+    candidates = []
+    for platform, rows in _silent_tasks(JobState.RUNNING, cutoff).items():
+        view = backend_for(platform).in_broker([pk for pk, _, _ in rows])
+        candidates += [(sim, task_id) for pk, sim, task_id in rows if view is None or pk not in view.waiting]
     failed = []
-    for simulation_pk, task_id in candidates.values_list("simulation_id", "task_id"):
+    for simulation_pk, task_id in candidates:
         with transaction.atomic():
             locked = sql.simulation_locked(simulation_pk)
             task = sql.task_locked(simulation_pk, task_id)
@@ -203,11 +220,24 @@ def simulation_apply_update(
     array_id: str | None = None,
     collect_id: str | None = None,
 ) -> Simulation:
-    """Applies a simulation update: nothing changes a terminal job, states only move forward, end_time is set
-    once; batch jobs also take job_dir, array_id and collect_id (other jobs have no such columns)."""
+    """Applies a simulation update from the merge step: nothing changes a terminal job, states only move
+    forward, end_time is set once; batch jobs also take job_dir, array_id and collect_id (other jobs have no
+    such columns).
+
+    The states that follow from the task states are derived, never set: a job_state other than
+    MERGING_RUNNING, COMPLETED or FAILED, or one sent before all the job's tasks ended, is a Conflict.
+    """
     locked = sql.simulation_locked(simulation.pk)
     if locked.job_state in TERMINAL_STATES:
         return Simulation.objects.get(pk=simulation.pk)
+    if job_state is not None and job_state not in MERGE_OUTCOME_STATES:
+        raise Conflict(f"job_state {job_state} follows from the task states and cannot be set", field="job_state")
+    if job_state is not None and locked.job_state not in MERGING_STATES:
+        raise Conflict(
+            f"simulation {locked.job_id} is {locked.job_state}: job_state {job_state} can only be set once all "
+            "its tasks have ended",
+            field="job_state",
+        )
     now = timezone.now()
     changes = advance_job_state(locked, job_state, now, end_time)
     if end_time is not None and locked.end_time is None and "end_time" not in changes:
@@ -217,3 +247,49 @@ def simulation_apply_update(
     if batch_fields:
         BatchSimulation.objects.filter(pk=locked.pk).update(**batch_fields)
     return Simulation.objects.get(pk=simulation.pk)
+
+
+def tasks_redispatch_lost(*, lost_seconds: int) -> list[tuple[str, int]]:
+    """Sends again the PENDING tasks whose messages the broker lost (a wiped Redis, a worker that took the
+    message and failed before claiming it), once nothing was heard of them for `lost_seconds`.
+
+    A task is lost only if the broker holds its message neither in a queue nor at a worker, so a long backlog
+    is never sent twice. After TASK_MAX_RERUNS resends a task is FAILED with a log saying why. Returns
+    (job_id, task_id) of the tasks resent or failed.
+    """
+    cutoff = timezone.now() - timedelta(seconds=lost_seconds)
+    handled = []
+    for platform, rows in _silent_tasks(JobState.PENDING, cutoff).items():
+        backend = backend_for(platform)
+        view = backend.in_broker([pk for pk, _, _ in rows])
+        if view is None:
+            continue  # the broker cannot tell what it holds
+        lost: dict[int, list[int]] = {}
+        for pk, simulation_pk, task_id in rows:
+            if pk not in view.waiting and pk not in view.taken:
+                lost.setdefault(simulation_pk, []).append(task_id)
+        for simulation_pk, task_ids in lost.items():
+            handled += _redispatch(backend, simulation_pk, task_ids, cutoff)
+    return handled
+
+
+@transaction.atomic
+def _redispatch(backend, simulation_pk: int, task_ids: list[int], cutoff) -> list[tuple[str, int]]:
+    locked = sql.simulation_locked(simulation_pk)
+    if locked.job_state in TERMINAL_STATES:
+        return []
+    resend, handled = [], []
+    for task_id in task_ids:
+        task = sql.task_locked(simulation_pk, task_id)
+        if task is None or task.task_state != JobState.PENDING or task.last_update_time >= cutoff:
+            continue
+        if task.dispatch_count > settings.TASK_MAX_RERUNS:
+            log = f"the message of this task was lost {task.dispatch_count} times; it was not sent again\n"
+            task_fail(simulation=locked, task_id=task_id, logs={"dispatch.log": log})
+        else:
+            sql.task_update(task.pk, {"dispatch_count": task.dispatch_count + 1, "last_update_time": timezone.now()})
+            resend.append(task_id)
+        handled.append((locked.job_id, task_id))
+    if resend:
+        transaction.on_commit(lambda: backend.redispatch(simulation_id=simulation_pk, task_ids=resend))
+    return handled

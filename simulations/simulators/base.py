@@ -76,8 +76,13 @@ def editor_primaries(project: Any) -> int:
 class Simulator(Protocol):
     name: str
 
-    def prepare(self, *, input_type: str, input_json: dict | None, input_files: dict[str, str] | None) -> PreparedInput:
+    def prepare(
+        self, *, input_type: str, input_json: dict | None, input_files: dict[str, str] | None, ntasks: int = 1
+    ) -> PreparedInput:
         """Validates a submission's input (converting an editor project) and counts its primaries.
+
+        An editor project is converted as each of its `ntasks` tasks runs it: its beam's numberOfParticles
+        divided by ntasks (remainder dropped), as yaptide did; `primaries` stays the whole job's.
 
         Raises yaptide_site.errors.InvalidInput saying what is wrong, before anything is stored.
         """

@@ -358,7 +358,9 @@ class DummySimulator:
 
     name = "dummy"
 
-    def prepare(self, *, input_type: str, input_json: dict | None, input_files: dict[str, str] | None) -> PreparedInput:
+    def prepare(
+        self, *, input_type: str, input_json: dict | None, input_files: dict[str, str] | None, ntasks: int = 1
+    ) -> PreparedInput:
         """An editor project runs as it is; FILES are SHIELD-HIT12A's (primaries from NSTAT of beam.dat)."""
         if input_type == InputType.EDITOR:
             prepared = PreparedInput(files={}, primaries=editor_primaries(input_json))

@@ -6,6 +6,7 @@ from pathlib import Path
 from yaptide_site.errors import InvalidInput
 
 from .base import TaskRun, positive_count
+from .editor import fluka as editor_fluka
 from .process import ProcessSimulator
 
 LABEL = "FLUKA"
@@ -127,6 +128,10 @@ class FlukaSimulator(ProcessSimulator):
     default_executable = "rfluka"
     log_patterns = ("{stem}001.out", "{stem}001.err", "{stem}001.log", "fluka_*/*.out", "fluka_*/*.err")
 
+    def convert(self, project: dict) -> dict[str, str]:
+        """The FLUKA input files of an editor project (InvalidInput if inexpressible)."""
+        return editor_fluka.convert(project)
+
     def primaries_in(self, files: dict[str, str]) -> int:
         """WHAT(1) of the START card of the one .inp file."""
         name = self._input_name(files)
@@ -164,5 +169,9 @@ class FlukaSimulator(ProcessSimulator):
         return sorted(workdir.glob(f"{self.input_stem(files)}001_fort.*"))
 
     def estimator_name(self, path: Path, run: TaskRun) -> str:
-        # Named by output unit, as pymchelper and yaptide do ("21" for <input>001_fort.21).
-        return path.name.rsplit(".", 1)[-1]
+        """An editor output's name for its unit; else named by output unit as pymchelper and yaptide do ("21")."""
+        unit = path.name.rsplit(".", 1)[-1]
+        if str(run.input_data.get("input_type", "")).upper() == "EDITOR":
+            names = editor_fluka.output_units(run.input_data.get("input_json") or {})
+            return names.get(int(unit), unit) if unit.isdigit() else unit
+        return unit

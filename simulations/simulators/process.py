@@ -26,6 +26,7 @@ from yaptide_site.errors import InvalidInput
 
 from ..choices import InputType
 from .base import PreparedInput, Progress, SimulationCanceled, SimulatorFailed, TaskRun, editor_primaries
+from .editor import split_primaries
 
 logger = logging.getLogger(__name__)
 
@@ -358,21 +359,20 @@ class ProcessSimulator:
 
     # --- submission -------------------------------------------------------------------------------
 
-    def prepare(self, *, input_type: str, input_json: dict | None, input_files: dict[str, str] | None) -> PreparedInput:
-        """Converts an editor project to this simulator's files, or checks the files given; counts primaries."""
+    def prepare(
+        self, *, input_type: str, input_json: dict | None, input_files: dict[str, str] | None, ntasks: int = 1
+    ) -> PreparedInput:
+        """Converts an editor project to one task's files, or checks the files given; counts primaries."""
         if input_type == InputType.EDITOR:
             primaries = editor_primaries(input_json)
-            return PreparedInput(files=self.convert(input_json), primaries=primaries)
+            return PreparedInput(files=self.convert(split_primaries(input_json, ntasks)), primaries=primaries)
         files = validated_files(input_files, label=self.label)
         return PreparedInput(files=files, primaries=self.primaries_in(files))
 
     def convert(self, project: dict) -> dict[str, str]:
-        """This simulator's input files for an editor project."""
-        raise InvalidInput(
-            f"EDITOR projects cannot run on {self.name} yet: there is no editor-to-{self.label} converter. Submit "
-            f"{self.label} input_files instead, or use sim_type 'dummy'.",
-            field="input_type",
-        )
+        """This simulator's input files for an editor project (the editor package's converter for it);
+        InvalidInput names the field it cannot express and why."""
+        raise NotImplementedError
 
     def primaries_in(self, files: dict[str, str]) -> int:
         """The number of primaries the files ask for; InvalidInput says what is missing."""

@@ -6,6 +6,7 @@ from pathlib import Path
 from yaptide_site.errors import InvalidInput
 
 from .base import TaskRun, positive_count
+from .editor import shieldhit as editor_shieldhit
 from .process import ProcessSimulator
 
 LABEL = "SHIELD-HIT12A"
@@ -52,6 +53,10 @@ class ShieldhitSimulator(ProcessSimulator):
     executable_setting = "SHIELDHIT_PATH"
     default_executable = "shieldhit"
     log_patterns = LOG_PATTERNS
+
+    def convert(self, project: dict) -> dict[str, str]:
+        """The SHIELD-HIT12A input files of an editor project (InvalidInput if inexpressible)."""
+        return editor_shieldhit.convert(project)
 
     def primaries_in(self, files: dict[str, str]) -> int:
         """NSTAT of beam.dat; the four input files must all be there."""

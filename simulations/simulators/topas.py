@@ -6,6 +6,7 @@ from pathlib import Path
 from yaptide_site.errors import InvalidInput
 
 from .base import TaskRun, positive_count
+from .editor import topas as editor_topas
 from .process import ProcessSimulator
 
 LABEL = "TOPAS"
@@ -54,6 +55,10 @@ class TopasSimulator(ProcessSimulator):
     label = LABEL
     executable_setting = "TOPAS_PATH"
     default_executable = "topas"
+
+    def convert(self, project: dict) -> dict[str, str]:
+        """The TOPAS input files of an editor project (InvalidInput if inexpressible)."""
+        return editor_topas.convert(project)
 
     @staticmethod
     def _main(files: dict[str, str]) -> str:

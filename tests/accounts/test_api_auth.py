@@ -73,11 +73,14 @@ def test_login_returns_tokens_and_sets_httponly_cookies(client, user, settings):
     assert response.cookies["access_token"]["secure"] == ""  # plain http is fine in debug mode
 
 
-def test_cookies_are_secure_outside_debug(client, user, settings):
-    settings.DEBUG = False
+def test_cookies_are_secure_behind_a_tls_proxy_and_not_over_plain_http(client, user, settings):
+    settings.SESSION_COOKIE_SECURE = True  # PUBLIC_SCHEME=https
     response = login(client, user.username)
     assert response.cookies["access_token"]["secure"] is True
     assert response.cookies["refresh_token"]["secure"] is True
+
+    settings.SESSION_COOKIE_SECURE = False  # PUBLIC_SCHEME=http: a browser drops Secure cookies over http
+    assert login(client, user.username).cookies["access_token"]["secure"] == ""
 
 
 def test_wrong_password_is_401(client, user):

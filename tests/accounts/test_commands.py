@@ -212,3 +212,15 @@ def test_ensure_admin_creates_a_superuser_once_on_an_empty_database():
     assert authenticate(username="admin", password=password).is_superuser
     assert run("ensure_admin") == ""
     assert User.objects.count() == 1
+
+
+def test_ensure_admin_still_creates_the_first_admin_after_a_command_wrote_the_audit_trail(db):
+    from django.core.management import call_command
+
+    from yaptide_site.audit import command_user
+
+    command_user()
+    out = io.StringIO()
+    call_command("ensure_admin", stdout=out)
+
+    assert "Created superuser 'admin'" in out.getvalue()

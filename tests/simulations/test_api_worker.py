@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from simulations.choices import JobState
 from simulations.models import Estimator, Logfiles, Page, Simulation, Task
 
-from ..factories import editor_project, result_estimator
+from ..factories import editor_project, result_estimator, tasks_complete
 
 
 def worker_post(client, simulation, path: str, body, key: str):
@@ -190,12 +190,27 @@ def test_user_token_does_not_open_the_worker_channel(api_client, job):
 
 def test_simulation_update_sets_state_and_end_time_once(worker, job):
     simulation, key = job
+    tasks_complete(simulation)
 
     first = worker_post(worker, simulation, "", {"job_state": "COMPLETED", "end_time": "2026-01-31T12:00:00"}, key)
     again = worker_post(worker, simulation, "", {"job_state": "FAILED", "end_time": "2026-02-01T12:00:00Z"}, key)
 
     assert first.status_code == again.status_code == 200
     assert again.json() == {"job_id": simulation.job_id, "job_state": "COMPLETED", "end_time": "2026-01-31T12:00:00Z"}
+
+
+def test_the_channel_cannot_complete_a_job_whose_tasks_run_and_the_owner_cannot_delete_it(worker, job, api_client):
+    simulation, key = job
+    worker_post(worker, simulation, "tasks/0/", {"task_state": "RUNNING"}, key)
+
+    completed = worker_post(worker, simulation, "", {"job_state": "COMPLETED"}, key)
+    running = worker_post(worker, simulation, "", {"job_state": "RUNNING"}, key)
+
+    assert completed.status_code == running.status_code == 409
+    assert "once all its tasks have ended" in completed.json()["message"]
+    assert "follows from the task states" in running.json()["message"]
+    assert api_client.delete(f"/api/simulations/{simulation.job_id}/").status_code == 409
+    assert api_client.get(f"/api/simulations/{simulation.job_id}/").json()["job_state"] == "RUNNING"
 
 
 def test_results_upload_stores_estimators_in_editor_order(worker, submit):

@@ -1,3 +1,6 @@
+import json
+from pathlib import Path
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -189,3 +192,42 @@ def test_commands_have_help(command, capsys):
         call_command(command, "--help")
     assert exit_info.value.code == 0
     assert "usage:" in capsys.readouterr().out
+
+
+# --- convert_project ------------------------------------------------------------------------------
+
+CONVERTER_DATA = Path(__file__).resolve().parent / "converter_data"
+
+
+def test_convert_project_writes_a_saved_simulations_files_split_per_task(tmp_path):
+    project = json.loads((CONVERTER_DATA / "ui-ex1" / "project.json").read_text())
+    saved = tmp_path / "ex1.json"
+    saved.write_text(json.dumps({"jobId": "x", "input": {"inputJson": project, "inputFiles": {}}}))
+
+    out = run("convert_project", "--sim-type", "shieldhit", "--ntasks", "15", str(saved), str(tmp_path / "out"))
+
+    written = sorted(path.name for path in (tmp_path / "out").iterdir())
+    assert written == ["beam.dat", "detect.dat", "geo.dat", "info.json", "mat.dat"]
+    assert out.splitlines() == [str(tmp_path / "out" / name) for name in ["beam.dat", "mat.dat", "detect.dat",
+                                                                         "geo.dat", "info.json"]]  # fmt: skip
+    expected = (CONVERTER_DATA / "ui-ex1" / "yaptide_files" / "beam.dat").read_text()
+    assert (tmp_path / "out" / "beam.dat").read_text() == expected
+
+
+def test_convert_project_of_a_bare_fluka_project(tmp_path):
+    project = CONVERTER_DATA / "ui-ex6" / "project.json"
+
+    run("convert_project", "--sim-type", "fluka", str(project), str(tmp_path))
+
+    assert "START       100000.0" in (tmp_path / "fl_sim.inp").read_text()
+
+
+def test_convert_project_says_why_a_project_cannot_be_converted(tmp_path):
+    project = CONVERTER_DATA / "ui-ex7" / "project.json"
+
+    with pytest.raises(CommandError, match="cannot be converted for shieldhit: input_json.beam.particle.id: "):
+        run("convert_project", "--sim-type", "shieldhit", str(project), str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(CommandError, match="is not JSON"):
+        (tmp_path / "bad.json").write_text("{")
+        run("convert_project", "--sim-type", "fluka", str(tmp_path / "bad.json"), str(tmp_path / "out"))

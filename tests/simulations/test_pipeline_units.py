@@ -146,7 +146,7 @@ def test_a_job_whose_tasks_all_failed_enqueues_no_merge(submit, merges, django_c
 class UnavailableSimulator:
     name = "unavailable"
 
-    def prepare(self, *, input_type, input_json, input_files):
+    def prepare(self, *, input_type, input_json, input_files, ntasks=1):
         return get_simulator("dummy").prepare(input_type=input_type, input_json=input_json, input_files=input_files)
 
     def check_available(self) -> None:

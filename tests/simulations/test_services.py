@@ -30,7 +30,7 @@ from simulations.services import (
     update_key_issue,
     update_key_matches,
 )
-from tests.factories import ClusterFactory, editor_project
+from tests.factories import ClusterFactory, editor_project, job_in_state, tasks_complete
 from yaptide_site.errors import Conflict, InvalidInput, NotFound
 
 pytestmark = pytest.mark.django_db
@@ -317,6 +317,16 @@ def test_celery_id_is_kept_for_celery_tasks_only(submit):
     assert task_of(batch, 1).task_state == JobState.RUNNING
 
 
+def test_simulated_primaries_never_go_back_when_a_smaller_request_completes(submit):
+    simulation, _ = submit(ntasks=1, primaries=10_000)
+    update(simulation, task_state=JobState.RUNNING, simulated_primaries=2000)
+
+    update(simulation, requested_primaries=5)
+    update(simulation, task_state=JobState.COMPLETED)
+
+    assert task_of(simulation).simulated_primaries == 2000
+
+
 def test_update_of_a_task_that_does_not_exist_is_not_found(submit):
     simulation, _ = submit(ntasks=2)
 
@@ -402,7 +412,7 @@ def test_task_updates_leave_a_terminal_job_alone(submit):
 @pytest.mark.parametrize("state", TERMINAL)
 def test_terminal_simulation_is_final(submit, state):
     simulation, _ = submit(platform="BATCH")
-    simulation_apply_update(simulation=simulation, job_state=state, end_time=T0)
+    job_in_state(simulation, state, end_time=T0)
 
     result = simulation_apply_update(
         simulation=simulation, job_state=JobState.RUNNING, end_time=T0 + timedelta(1), job_dir="/late", array_id="9"
@@ -415,15 +425,37 @@ def test_terminal_simulation_is_final(submit, state):
 
 def test_simulation_state_moves_forward_only(submit):
     simulation, _ = submit()
+    tasks_complete(simulation)
     simulation_apply_update(simulation=simulation, job_state=JobState.MERGING_RUNNING)
 
-    simulation_apply_update(simulation=simulation, job_state=JobState.RUNNING)
+    simulation_apply_update(simulation=simulation, job_state=JobState.MERGING_RUNNING)
 
     assert job(simulation).job_state == JobState.MERGING_RUNNING
 
 
+@pytest.mark.parametrize("state", [JobState.PENDING, JobState.RUNNING, JobState.MERGING_QUEUED, JobState.CANCELED])
+def test_job_states_that_follow_from_the_tasks_are_never_set(submit, state):
+    simulation, _ = submit()
+    tasks_complete(simulation)
+
+    with pytest.raises(Conflict, match="follows from the task states"):
+        simulation_apply_update(simulation=simulation, job_state=state)
+    assert job(simulation).job_state == JobState.MERGING_QUEUED
+
+
+@pytest.mark.parametrize("state", [JobState.MERGING_RUNNING, JobState.COMPLETED, JobState.FAILED])
+def test_a_merge_outcome_is_refused_while_tasks_run(submit, state):
+    simulation, _ = submit(ntasks=2)
+    update(simulation, task_id=0, task_state=JobState.RUNNING)
+
+    with pytest.raises(Conflict, match="once all its tasks have ended"):
+        simulation_apply_update(simulation=simulation, job_state=state)
+    assert job(simulation).job_state == JobState.RUNNING
+
+
 def test_simulation_end_time_is_set_once(submit):
     simulation, _ = submit()
+    tasks_complete(simulation)
 
     simulation_apply_update(simulation=simulation, end_time=T0)
     simulation_apply_update(simulation=simulation, job_state=JobState.COMPLETED, end_time=T0 + timedelta(hours=2))
@@ -434,6 +466,7 @@ def test_simulation_end_time_is_set_once(submit):
 
 def test_completing_a_simulation_without_end_time_ends_it_now(submit):
     simulation, _ = submit()
+    tasks_complete(simulation)
     before = timezone.now()
 
     simulation_apply_update(simulation=simulation, job_state=JobState.COMPLETED)
@@ -454,9 +487,9 @@ def test_batch_simulation_takes_job_dir_array_and_collect_ids(submit):
 def test_celery_simulation_ignores_batch_fields(submit):
     simulation, _ = submit()
 
-    result = simulation_apply_update(simulation=simulation, job_state=JobState.RUNNING, job_dir="/x")
+    result = simulation_apply_update(simulation=simulation, end_time=T0, job_dir="/x")
 
-    assert result.job_state == JobState.RUNNING
+    assert result.end_time == T0
     assert not hasattr(job(simulation), "job_dir")
 
 
@@ -481,7 +514,7 @@ def test_cancel_is_allowed_for_unfinished_jobs(submit, state, django_capture_on_
 @pytest.mark.parametrize("state", TERMINAL)
 def test_cancel_is_refused_for_finished_jobs(submit, state):
     simulation, _ = submit()
-    simulation_apply_update(simulation=simulation, job_state=state, end_time=T0)
+    job_in_state(simulation, state, end_time=T0)
 
     with pytest.raises(Conflict, match=f"is {state} and cannot be canceled"):
         simulation_cancel(simulation=simulation)

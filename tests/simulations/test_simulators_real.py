@@ -477,12 +477,47 @@ def test_a_setting_that_is_not_an_executable_is_invalid_input(no_executables, tm
         get_simulator("shieldhit").check_available()
 
 
-@REAL
-def test_editor_input_is_refused_because_the_converter_is_missing(fakes_on_path, sim_type):
-    editor = {"beam": {"numberOfParticles": 10}}
+EDITOR_EXAMPLES = Path(__file__).resolve().parent / "converter_data"
 
-    with pytest.raises(InvalidInput, match="no editor-to-.* converter"):
-        get_simulator(sim_type).prepare(input_type="EDITOR", input_json=editor, input_files=None)
+
+def editor_input(sim_type: str, example: str, ntasks: int = 1) -> dict:
+    """An EDITOR input as submission stores it: the project and its converted files for one of ntasks tasks."""
+    project = json.loads((EDITOR_EXAMPLES / example / "project.json").read_text())
+    prepared = get_simulator(sim_type).prepare(input_type="EDITOR", input_json=project, input_files=None, ntasks=ntasks)
+    return {"input_type": "EDITOR", "input_json": project, "input_files": prepared.files}
+
+
+@REAL
+def test_an_editor_project_is_prepared_by_converting_it_per_task(sim_type):
+    project = json.loads((EDITOR_EXAMPLES / "ui-ex6" / "project.json").read_text())
+    prepared = get_simulator(sim_type).prepare(input_type="EDITOR", input_json=project, input_files=None, ntasks=3)
+    assert prepared.primaries == 100000
+    main = {"shieldhit": "beam.dat", "fluka": "fl_sim.inp", "topas": "topas_config.txt"}[sim_type]
+    assert str(100000 // 3) in prepared.files[main]
+    del project["beam"]
+    with pytest.raises(InvalidInput, match="input_json.beam.numberOfParticles is missing"):
+        get_simulator(sim_type).prepare(input_type="EDITOR", input_json=project, input_files=None)
+
+
+def test_shieldhit_runs_a_converted_editor_project_with_one_estimator_per_output(fakes_on_path, tmp_path):
+    estimators = run_task("shieldhit", tmp_path, input_data=editor_input("shieldhit", "ui-ex1", ntasks=2))
+
+    assert sorted(estimator["name"] for estimator in estimators) == ["entrance", "peak", "yz_profile", "z_profile"]
+    assert [len(estimator["pages"]) for estimator in sorted(estimators, key=lambda e: e["name"])] == [7, 7, 3, 4]
+    assert_section4_shape(estimators)
+    call = fake_call(tmp_path)
+    assert call["beam"] == {"jpart0": "2", "tmax0": ["150.0", "1.5"], "nstat": ["5000", "0"]}
+    assert call["primaries"] == PRIMARIES
+
+
+def test_fluka_runs_a_converted_editor_project_with_estimators_named_as_its_outputs(fakes_on_path, tmp_path):
+    estimators = run_task("fluka", tmp_path, input_data=editor_input("fluka", "ui-ex6"))
+
+    assert [estimator["name"] for estimator in estimators] == ["AlongBeamAxis", "SlabYZ"]
+    assert [page["dimensions"] for estimator in estimators for page in estimator["pages"]] == [1, 2]
+    assert_section4_shape(estimators)
+    call = fake_call(tmp_path)
+    assert (call["primaries"], call["beam"][0]) == (PRIMARIES, "-0.07")
 
 
 @pytest.mark.parametrize(

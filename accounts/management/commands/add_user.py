@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from accounts.services import user_create_local
+from yaptide_site.audit import ADDITION, audit_command
 
 from ._helpers import add_password_arguments, read_password, service_errors
 
@@ -21,4 +22,5 @@ class Command(BaseCommand):
         password = read_password(options, required=True)
         with service_errors():
             user = user_create_local(username=username, password=password, is_staff=staff, is_superuser=superuser)
+        audit_command(command="add_user", obj=user, action=ADDITION, message="Created local user.")
         self.stdout.write(f"Created local user {user.username!r} (id {user.pk}).")

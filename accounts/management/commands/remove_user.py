@@ -1,7 +1,9 @@
 from django.core.management.base import BaseCommand
+from django.db import transaction
 
 from accounts.services import user_remove
 from simulations.choices import TERMINAL_STATES
+from yaptide_site.audit import DELETION, audit_command
 
 from ._helpers import add_provider_argument, find_user, service_errors
 
@@ -21,6 +23,8 @@ class Command(BaseCommand):
         simulations = user.simulations.all()
         total = simulations.count()
         unfinished = simulations.exclude(job_state__in=TERMINAL_STATES).count()
-        with service_errors():
+        message = f"Deleted {user} and {total} simulation(s), {unfinished} canceled first."
+        with service_errors(), transaction.atomic():  # the entry is kept only if the user is gone
+            audit_command(command="remove_user", obj=user, action=DELETION, message=message)
             user_remove(user=user)
         self.stdout.write(f"Removed {user} and {total} simulation(s), {unfinished} of them canceled first.")

@@ -3,6 +3,7 @@ import argparse
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.services import user_update
+from yaptide_site.audit import CHANGE, audit_command
 
 from ._helpers import add_password_arguments, add_provider_argument, find_user, read_password, service_errors
 
@@ -34,4 +35,5 @@ class Command(BaseCommand):
         changed = [
             name for name, value in (("password", password), ("active", active), ("staff", staff)) if value is not None
         ]
+        audit_command(command="update_user", obj=user, action=CHANGE, message=f"Changed {', '.join(changed)}.")
         self.stdout.write(f"Updated {user}: {', '.join(changed)}.")

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from simulations.services import update_key_issue
+from yaptide_site.audit import CHANGE, audit_command
 
 from ._helpers import find_simulation
 
@@ -15,5 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("job_id")
 
     def handle(self, *args, job_id, **options):
-        key = update_key_issue(simulation=find_simulation(job_id))
+        simulation = find_simulation(job_id)
+        key = update_key_issue(simulation=simulation)
+        audit_command(command="issue_update_key", obj=simulation, action=CHANGE, message="Issued a new update key.")
         self.stdout.write(key)

@@ -1,8 +1,10 @@
 from django.core.management.base import BaseCommand
+from django.db import transaction
 
 from accounts.management.commands._helpers import service_errors
 from simulations.choices import TERMINAL_STATES
 from simulations.services import simulation_cancel, simulation_delete
+from yaptide_site.audit import CHANGE, DELETION, audit_command
 
 from ._helpers import find_simulation
 
@@ -22,6 +24,9 @@ class Command(BaseCommand):
         with service_errors():
             if cancel and simulation.job_state not in TERMINAL_STATES:
                 simulation = simulation_cancel(simulation=simulation)
+                audit_command(command="remove_simulation", obj=simulation, action=CHANGE, message="Canceled.")
                 self.stdout.write(f"Canceled {simulation.job_id}.")
-            simulation_delete(simulation=simulation)
+            with transaction.atomic():  # the entry is kept only if the simulation is gone
+                audit_command(command="remove_simulation", obj=simulation, action=DELETION, message="Deleted.")
+                simulation_delete(simulation=simulation)
         self.stdout.write(f"Removed simulation {job_id}.")

@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand
 
 from accounts.management.commands._helpers import service_errors
 from simulations.services import task_remove
+from yaptide_site.audit import CHANGE, audit_command
 
 from ._helpers import find_simulation
 
@@ -17,4 +18,5 @@ class Command(BaseCommand):
         simulation = find_simulation(job_id)
         with service_errors():
             message = task_remove(simulation=simulation, task_id=task_id)
+        audit_command(command="remove_task", obj=simulation, action=CHANGE, message=f"Removed task {task_id}.")
         self.stdout.write(message)

@@ -1,0 +1,69 @@
+"""Request ids in responses and log lines, and the security headers every response carries."""
+
+import contextvars
+import logging
+import re
+import uuid
+
+from django.conf import settings
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# A proxy's id is kept when it looks like one; anything else is replaced, so a client cannot forge log lines.
+_CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+# Responses that carry tokens or who the user is must never be stored by a browser or a proxy cache.
+NO_STORE_PREFIXES = ("/api/auth/",)
+
+
+def current_request_id() -> str:
+    """The id of the request this code runs for, or "-" outside a request (Celery, commands)."""
+    return _request_id.get()
+
+
+class RequestIdMiddleware:
+    """Gives each request an id (or keeps the proxy's X-Request-ID) and sends it back in the response."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+        request.request_id = incoming if _CLIENT_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        token = _request_id.set(request.request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            _request_id.reset(token)
+        response[REQUEST_ID_HEADER] = request.request_id
+        return response
+
+
+class SecurityHeadersMiddleware:
+    """Content-Security-Policy on every response, and no-store on token and user responses."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
+        if request.path.startswith(NO_STORE_PREFIXES):
+            response["Cache-Control"] = "no-store"
+        return response
+
+
+class RequestIdLogFilter(logging.Filter):
+    """Adds `request_id` to every log record, so a 500's traceback names the id its JSON body shows."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = current_request_id()
+        return True
+
+
+class ServerErrorsOnlyFilter(logging.Filter):
+    """Drops django.request's 4xx warnings: the access log already has one line for each."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        return status is None or status >= 500
