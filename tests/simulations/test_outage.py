@@ -33,6 +33,7 @@ def stack(tmp_path):
         stdout=subprocess.DEVNULL,
     )
     session = requests.Session()
+    session.headers["Origin"] = web.base  # a browser's cookie-authenticated POST says where it comes from (CSRF)
     login = session.post(f"{web.base}/api/auth/login/", json={"username": "physicist", "password": password})
     assert login.status_code == 200, login.text
     workers = []
