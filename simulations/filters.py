@@ -1,14 +1,19 @@
 """Filters, search and ordering of a user's simulation list (query parameters)."""
 
-from datetime import UTC
+from datetime import UTC, datetime
 
 import django_filters
 from django import forms
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django_filters.constants import EMPTY_VALUES
 from django_filters.fields import IsoDateTimeField, MultipleChoiceField
 
+from yaptide_site.errors import InvalidInput
+
 from .choices import InputType, JobState, Platform, SimType
 from .models import Simulation
+from .selectors import ListQuery
 
 
 class CommaMultipleChoiceField(MultipleChoiceField):
@@ -85,3 +90,71 @@ class SimulationFilter(django_filters.FilterSet):
     class Meta:
         model = Simulation
         fields: list[str] = []
+
+
+# The list's parameters parsed by hand: SimulationFilter above documents them (the OpenAPI schema), but building
+# its form on every request cost more than the rest of the list.
+_CHOICES = {
+    "job_state": ({c.value for c in JobState}, str.upper),
+    "sim_type": ({c.value for c in SimType}, str.lower),
+    "platform": ({c.value for c in Platform}, str.upper),
+    "input_type": ({c.value for c in InputType}, str.upper),
+}
+_ORDERINGS = {"start_time", "-start_time", "end_time", "-end_time"}
+LIST_PARAMETERS = frozenset({*_CHOICES, "start_after", "start_before", "search", "ordering"})
+
+
+def _choices(params, name: str) -> tuple[str, ...]:
+    allowed, normalize = _CHOICES[name]
+    values = [normalize(part.strip()) for item in params.getlist(name) for part in item.split(",") if part.strip()]
+    for value in values:
+        if value not in allowed:
+            raise InvalidInput(
+                f"{name}: select a valid choice; {value} is not one of the available choices", field=name
+            )
+    return tuple(dict.fromkeys(values))
+
+
+def _time(params, name: str) -> datetime | None:
+    if name not in params:
+        return None
+    text = (params.get(name) or "").strip()
+    if not text:
+        # Present but empty (`start_before=`): a mistake, not "no filter" (leave the parameter out for that).
+        raise InvalidInput(f"{name}: enter a valid ISO 8601 date/time (or leave the parameter out)", field=name)
+    try:
+        value = parse_datetime(text)
+    except ValueError:
+        value = None
+    if value is None:
+        raise InvalidInput(f"{name}: enter a valid ISO 8601 date/time", field=name)
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(f"{name}: time out of range", field=name) from None
+
+
+def list_query_parse(params) -> ListQuery:
+    """The ListQuery of a list request's query parameters (SimulationFilter's names and rules); InvalidInput
+    names the parameter that is wrong."""
+    if not LIST_PARAMETERS.intersection(params):
+        return ListQuery()
+    search = (params.get("search") or "").strip()
+    if len(search) > 255:
+        raise InvalidInput("search: at most 255 characters", field="search")
+    ordering = tuple(part.strip() for item in params.getlist("ordering") for part in item.split(",") if part.strip())
+    for value in ordering:
+        if value not in _ORDERINGS:
+            raise InvalidInput(f"ordering: {value} is not one of {', '.join(sorted(_ORDERINGS))}", field="ordering")
+    return ListQuery(
+        job_states=_choices(params, "job_state"),
+        sim_types=_choices(params, "sim_type"),
+        platforms=_choices(params, "platform"),
+        input_types=_choices(params, "input_type"),
+        start_after=_time(params, "start_after"),
+        start_before=_time(params, "start_before"),
+        search=search,
+        ordering=ordering or ListQuery.ordering,
+    )

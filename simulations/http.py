@@ -9,7 +9,9 @@ frames); with gzip the joined JSON is compressed once; otherwise it is sent as i
 import gzip
 import hashlib
 import itertools
+import threading
 import zlib
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 
 import orjson
@@ -19,11 +21,12 @@ from django.http import HttpResponse, HttpResponseNotModified, StreamingHttpResp
 
 from .payloads import ZSTD_MAGIC, decompress
 
-# gzip level 5 for ordinary bodies; above GZIP_FAST_ABOVE bytes level 1, which on result pages costs a
-# quarter of the CPU of level 5 for about 7% more bytes (clients that accept zstd get stored frames anyway).
-GZIP_LEVEL = 5
-GZIP_FAST_LEVEL = 1
-GZIP_FAST_ABOVE = 64 * 1024
+# gzip level 1 for every body: measured on the benchmark's pages (bench/mixed.py), level 1 costs a fifth to a
+# third of the CPU of level 5 (2-D 200 x 200 page of 395 KB: 5-9 ms against 26-40 ms; 1-D page of 26 KB:
+# 0.25 ms against 0.75 ms) for 1% (1-D) to 7% (2-D) more bytes. Completed results are immutable for their ETag,
+# so their gzip bodies are also kept per process (GZIP_CACHE_BYTES in all, least recently used dropped first).
+GZIP_LEVEL = 1
+GZIP_CACHE_BYTES = 32 * 1024 * 1024
 ZSTD_LEVEL = 1
 MIN_COMPRESS_BYTES = 1024
 
@@ -175,6 +178,51 @@ def not_modified(request, etag: str | None) -> HttpResponse | None:
     return response
 
 
+class _GzipCache:
+    """gzip bodies by ETag, at most `limit` bytes in all, least recently used dropped first (thread-safe)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.size = 0
+        self.bodies: OrderedDict[str, bytes] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, etag: str) -> bytes | None:
+        with self.lock:
+            body = self.bodies.get(etag)
+            if body is not None:
+                self.bodies.move_to_end(etag)
+            return body
+
+    def clear(self) -> None:
+        with self.lock:
+            self.bodies.clear()
+            self.size = 0
+
+    def put(self, etag: str, body: bytes) -> None:
+        if len(body) > self.limit // 4:
+            return
+        with self.lock:
+            if etag in self.bodies:
+                return
+            self.bodies[etag] = body
+            self.size += len(body)
+            while self.size > self.limit:
+                _, dropped = self.bodies.popitem(last=False)
+                self.size -= len(dropped)
+
+
+_gzip_cache = _GzipCache(GZIP_CACHE_BYTES)
+
+
+def cached(request, etag: str | None) -> HttpResponse | None:
+    """The gzip response kept for this ETag, when the client takes gzip (before reading any payload)."""
+    if etag is None or _choose_encoding(request) != "gzip":
+        return None
+    body = _gzip_cache.get(etag)
+    return _response(body, "gzip", etag, 200) if body is not None else None
+
+
 def json_response(request, parts: list[Part], *, etag: str | None = None, status: int = 200) -> HttpResponse:
     """An application/json response of the parts, compressed as the client accepts."""
     encoding = _choose_encoding(request)
@@ -184,10 +232,15 @@ def json_response(request, parts: list[Part], *, etag: str | None = None, status
     else:
         body = _joined(parts)
         if encoding == "gzip" and len(body) >= MIN_COMPRESS_BYTES:
-            level = GZIP_FAST_LEVEL if len(body) > GZIP_FAST_ABOVE else GZIP_LEVEL
-            body = gzip.compress(body, compresslevel=level, mtime=0)
+            body = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+            if etag is not None and status == 200:
+                _gzip_cache.put(etag, body)
         else:
             encoding = "identity"
+    return _response(body, encoding, etag, status)
+
+
+def _response(body: bytes, encoding: str, etag: str | None, status: int) -> HttpResponse:
     response = HttpResponse(body, content_type="application/json", status=status)
     if encoding != "identity":
         response["Content-Encoding"] = encoding
@@ -221,7 +274,7 @@ def _plain_stream(parts: Iterable[Part]) -> Iterator[bytes]:
 
 
 def _gzip_stream(parts: Iterable[Part]) -> Iterator[bytes]:
-    compressor = zlib.compressobj(GZIP_FAST_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     for data in _plain_stream(parts):
         yield compressor.compress(data)
     yield compressor.flush()

@@ -181,3 +181,18 @@ class Logfiles(CompressedPayload):
 
     def __str__(self):
         return f"logfiles of {self.simulation.job_id}"
+
+
+class SimulationCount(models.Model):
+    """How many simulations a user has in each job state, kept by database triggers (migration 0003) on every
+    insert, delete and state change of a simulation, so a list's count is a read of a few rows."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    job_state = models.CharField(max_length=16, choices=JobState.choices)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "job_state"], name="simulation_count_unique")]
+
+    def __str__(self):
+        return f"{self.count} {self.job_state} of {self.user_id}"

@@ -39,7 +39,7 @@ class _Reporter:
         self.task_id = task_id
         self.interval = settings.TASK_HEARTBEAT_SECONDS
         self.last_write = time.monotonic()
-        self.last_check = 0.0
+        self.last_check = time.monotonic()  # the claim has just seen the task and its job unfinished
         self.pending: TaskUpdate | None = None
         self.stop = False
 
@@ -74,11 +74,16 @@ class _Reporter:
         return self.stop
 
 
-def task_run(simulation: Simulation, task_id: int) -> list[dict] | None:
+def task_run(
+    simulation: Simulation, task_id: int, *, task: Task | None = None, input_data: dict | None = None
+) -> list[dict] | None:
     """Runs a claimed task; returns its estimators, or None if it was canceled. A failure is stored as FAILED with
-    its logs (through the services) and raised again, so that Celery records it."""
-    task = Task.objects.non_polymorphic().get(simulation_id=simulation.pk, task_id=task_id)
-    input_data = Input.objects.get(simulation_id=simulation.pk).data
+    its logs (through the services) and raised again, so that Celery records it. The task row and the input are
+    read here unless the caller already holds them."""
+    if task is None:
+        task = Task.objects.non_polymorphic().get(simulation_id=simulation.pk, task_id=task_id)
+    if input_data is None:
+        input_data = Input.objects.get(simulation_id=simulation.pk).data
     reporter = _Reporter(simulation, task_id)
     try:
         with tempfile.TemporaryDirectory(prefix=f"yaptide-{simulation.job_id[:15]}-{task_id}-") as workdir:

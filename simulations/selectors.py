@@ -3,7 +3,7 @@ loaded by lists, and results blobs are returned as stored (for splicing into res
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import Max, Q, QuerySet, Sum
 from django.db.models.functions import Length
@@ -14,7 +14,7 @@ from yaptide_site.errors import InvalidInput, NotFound
 from . import sql
 from .choices import TERMINAL_STATES, JobState
 from .execution import reaped_platforms
-from .models import Estimator, Input, Logfiles, Page, Simulation, Task
+from .models import Estimator, Input, Logfiles, Page, Simulation, SimulationCount, Task
 
 JOB_ID_PATTERN = re.compile(r"[0-9A-Za-z_-]{1,64}")
 LIST_FIELDS = (
@@ -45,6 +45,81 @@ TASK_STATUS_FIELDS = (
 def simulation_list(*, user) -> QuerySet:
     """The user's simulations as plain rows (no payloads), newest first and tie-broken by id."""
     return Simulation.objects.non_polymorphic().filter(user=user).order_by("-start_time", "-id").values(*LIST_FIELDS)
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """What a list of simulations is restricted to and ordered by; empty means everything, newest first."""
+
+    job_states: tuple[str, ...] = ()
+    sim_types: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = ()
+    input_types: tuple[str, ...] = ()
+    start_after: datetime | None = None
+    start_before: datetime | None = None
+    search: str = ""
+    ordering: tuple[str, ...] = ("-start_time",)  # start_time or end_time, each optionally descending
+
+    @property
+    def by_state_only(self) -> bool:
+        """Whether the maintained per-state counts give this query's count."""
+        return not (self.sim_types or self.platforms or self.input_types or self.search) and (
+            self.start_after is None and self.start_before is None
+        )
+
+
+def simulation_rows(*, user, query: ListQuery) -> QuerySet:
+    """The user's simulations matching `query`, as plain rows in its order; equal times are ordered by id the
+    same way, so the order is total and a reversed read is exactly the reverse."""
+    rows = Simulation.objects.non_polymorphic().filter(user=user)
+    for name, values in (
+        ("job_state", query.job_states),
+        ("sim_type", query.sim_types),
+        ("platform", query.platforms),
+        ("input_type", query.input_types),
+    ):
+        if values:
+            rows = rows.filter(**{f"{name}__in": values})
+    if query.start_after is not None:
+        rows = rows.filter(start_time__gte=query.start_after)
+    if query.start_before is not None:
+        rows = rows.filter(start_time__lte=query.start_before)
+    if query.search:
+        rows = rows.filter(title__icontains=query.search)
+    ordering = list(query.ordering) or ["-start_time"]
+    return rows.order_by(*ordering, "-id" if ordering[-1].startswith("-") else "id").values(*LIST_FIELDS)
+
+
+def simulation_count(*, user, query: ListQuery = ListQuery()) -> int:
+    """How many of the user's simulations match `query`: a read of the maintained per-state counts (at most 8
+    rows, whatever the number of jobs) unless the query filters on more than the job state."""
+    if not query.by_state_only:
+        return simulation_rows(user=user, query=query).order_by().count()
+    counts = SimulationCount.objects.filter(user=user)
+    if query.job_states:
+        counts = counts.filter(job_state__in=query.job_states)
+    return int(counts.aggregate(total=Sum("count"))["total"] or 0)
+
+
+def simulation_page(*, user, query: ListQuery, number: int, size: int) -> tuple[list[dict], int]:
+    """Rows of page `number` (from 1) of `size` rows, and the count of all matching rows, in two queries.
+
+    A page in the second half is read from the end in the reversed order, so the database skips at most half
+    the rows; a page past the end is NotFound (page 1 of an empty list is an empty page).
+    """
+    count = simulation_count(user=user, query=query)
+    if number < 1 or (number > 1 and (number - 1) * size >= count):
+        raise NotFound(f"page {number} is past the end of the list ({count} simulations)")
+    rows = simulation_rows(user=user, query=query)
+    bottom = (number - 1) * size
+    top = min(bottom + size, count)
+    if bottom >= top:
+        return [], count
+    if bottom > count // 2:
+        page = list(rows.reverse()[count - top : count - bottom])
+        page.reverse()
+        return page, count
+    return list(rows[bottom:top]), count
 
 
 def simulation_progress(*, simulation_ids: list[int]) -> dict[int, dict[str, int]]:
@@ -231,6 +306,21 @@ def results_all(*, simulation: Simulation) -> list[tuple[dict, list[bytes]]]:
     return list(estimators.values())
 
 
+def simulations_finished_before(*, cutoff, queryset=None) -> QuerySet:
+    """Finished simulations that ended (or, without an end time, started) before `cutoff`, oldest first."""
+    from django.db.models.functions import Coalesce
+
+    from .choices import DELETABLE_STATES
+
+    rows = Simulation.objects.non_polymorphic() if queryset is None else queryset
+    return (
+        rows.filter(job_state__in=DELETABLE_STATES)
+        .annotate(ended=Coalesce("end_time", "start_time"))
+        .filter(ended__lt=cutoff)
+        .order_by("ended", "id")
+    )
+
+
 def user_usage(*, user_id: int) -> dict[str, int]:
     """What counts against a user's limits: unfinished jobs, their tasks, and the stored (compressed) bytes of all
     their jobs' inputs, results and logs (a few aggregate queries)."""
@@ -245,18 +335,3 @@ def user_usage(*, user_id: int) -> dict[str, int]:
         "unfinished_tasks": Task.objects.non_polymorphic().filter(simulation__in=unfinished.values("pk")).count(),
         "stored_bytes": stored,
     }
-
-
-def simulations_finished_before(*, cutoff, queryset=None) -> QuerySet:
-    """Finished simulations that ended (or, without an end time, started) before `cutoff`, oldest first."""
-    from django.db.models.functions import Coalesce
-
-    from .choices import DELETABLE_STATES
-
-    rows = Simulation.objects.non_polymorphic() if queryset is None else queryset
-    return (
-        rows.filter(job_state__in=DELETABLE_STATES)
-        .annotate(ended=Coalesce("end_time", "start_time"))
-        .filter(ended__lt=cutoff)
-        .order_by("ended", "id")
-    )

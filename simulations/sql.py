@@ -5,12 +5,13 @@ runs on every request of its kind, and compiling such small statements with the 
 database spends answering them. Everything else goes through the ORM.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from django.db import connection
 
-from yaptide_site.db import fetch_all, fetch_model, select_sql
+from yaptide_site.db import fetch_all, fetch_model, select_sql, to_model
 
 from .models import Estimator, Page, Simulation, Task
 
@@ -18,6 +19,7 @@ _SIMULATION = Simulation._meta.db_table
 _ESTIMATOR = Estimator._meta.db_table
 _PAGE = Page._meta.db_table
 _TASK = Task._meta.db_table
+_TERMINAL = ("COMPLETED", "FAILED", "CANCELED")  # choices.TERMINAL_STATES (choices imports nothing from here)
 
 WORKER_FIELDS = ("id", "job_id", "platform", "input_type", "job_state", "update_key_hash")
 OWNER_FIELDS = ("id", "job_id", "platform", "input_type", "job_state", "results_version")
@@ -56,6 +58,127 @@ def task_update(pk: int, changes: dict[str, Any]) -> None:
             f"UPDATE {_TASK} SET {', '.join(f'{field.column} = %s' for field in fields)} WHERE id = %s",
             [field.get_db_prep_value(changes[field.name], connection) for field in fields] + [pk],
         )
+
+
+def _greater(a: str, b: str) -> str:
+    """The larger of two SQL expressions (GREATEST on PostgreSQL, MAX on SQLite: one text for both)."""
+    return f"CASE WHEN {a} >= {b} THEN {a} ELSE {b} END"
+
+
+def _in(column: str, values: Collection[str]) -> tuple[str, list]:
+    values = sorted(values)
+    if not values:
+        return "1 = 0", []
+    return f"{column} IN ({', '.join(['%s'] * len(values))})", values
+
+
+def task_update_where(
+    simulation_pk: int,
+    task_id: int,
+    *,
+    from_states: Collection[str],
+    to_state: str | None,
+    now: datetime,
+    requested: int | None = None,
+    simulated: int | None = None,
+    estimated: int | None = None,
+    start_time: datetime | None = None,
+    end_time: datetime | None = None,
+    terminal: bool = False,
+    job_not_in: Collection[str] = (),
+    count_others: bool = False,
+) -> Task | None:
+    """One conditional UPDATE ... RETURNING of a task in one of `from_states`: the task rules of
+    services.updates._task_changes written in SQL, so the row is read and written in one round trip.
+
+    `to_state` (None keeps the state; `terminal` says whether it is final) replaces the state; primaries never
+    go backwards (a COMPLETED task simulated at least what it was asked for); start and end time are set once
+    (RUNNING sets the start, a final state the end); an ended task has no estimated time. With `job_not_in`,
+    a task whose job is in one of those states is not touched. With `count_others` the task also carries
+    `other_tasks`: how many other tasks the job has, how many of them have finished, and how many COMPLETED.
+    None when no row matched.
+    """
+    field = Task._meta.get_field
+    prep = {name: field(name).get_db_prep_value for name in ("start_time", "end_time", "last_update_time")}
+    sets: list[str] = ["last_update_time = %s"]
+    params: list[Any] = [prep["last_update_time"](now, connection)]
+    new_requested = "requested_primaries"
+    if requested:
+        sets.append("requested_primaries = %s")
+        params.append(requested)
+        new_requested, requested_params = "%s", [requested]
+    else:
+        requested_params = []
+    new_simulated, simulated_params = "simulated_primaries", []
+    if simulated:
+        new_simulated, simulated_params = _greater("simulated_primaries", "%s"), [simulated, simulated]
+    if to_state == "COMPLETED":
+        sets.append(f"simulated_primaries = {_greater(new_requested, new_simulated)}")
+        params += requested_params + simulated_params + requested_params + simulated_params
+    elif simulated:
+        sets.append(f"simulated_primaries = {new_simulated}")
+        params += simulated_params
+    if to_state is not None:
+        sets.append("task_state = %s")
+        params.append(to_state)
+    if start_time is not None:
+        sets.append("start_time = COALESCE(start_time, %s)")
+        params.append(prep["start_time"](start_time, connection))
+    elif to_state == "RUNNING":
+        sets.append("start_time = COALESCE(start_time, %s)")
+        params.append(prep["start_time"](now, connection))
+    elif to_state is None:
+        sets.append("start_time = CASE WHEN start_time IS NULL AND task_state = 'RUNNING' THEN %s ELSE start_time END")
+        params.append(prep["start_time"](now, connection))
+    if end_time is not None or terminal:
+        sets.append("end_time = COALESCE(end_time, %s)")
+        params.append(prep["end_time"](end_time or now, connection))
+        sets.append("estimated_time = NULL")
+    elif estimated is not None:
+        sets.append("estimated_time = CASE WHEN end_time IS NULL THEN %s END")
+        params.append(estimated)
+    else:
+        sets.append("estimated_time = CASE WHEN end_time IS NULL THEN estimated_time END")
+    state_condition, state_params = _in("task_state", from_states)
+    where = f"simulation_id = %s AND task_id = %s AND {state_condition}"
+    params += [simulation_pk, task_id, *state_params]
+    if job_not_in:
+        job_condition, job_params = _in("job_state", job_not_in)
+        where += f" AND NOT EXISTS (SELECT 1 FROM {_SIMULATION} WHERE id = %s AND {job_condition})"
+        params += [simulation_pk, *job_params]
+    attnames = [f.attname for f in Task._meta.concrete_fields]
+    columns = ", ".join(f.column for f in Task._meta.concrete_fields)
+    returning, returning_params = "", []
+    if count_others:
+        # The job's other tasks, counted in the same statement (unaffected by this row's change on both databases).
+        terminal, terminal_params = _in("task_state", _TERMINAL)
+        others = f"FROM {_TASK} WHERE simulation_id = %s AND task_id <> %s"
+        returning = (
+            f", (SELECT COUNT(*) {others}), (SELECT COUNT(*) {others} AND {terminal}), "
+            f"(SELECT COUNT(*) {others} AND task_state = 'COMPLETED')"
+        )
+        returning_params = [simulation_pk, task_id, simulation_pk, task_id, *terminal_params, simulation_pk, task_id]
+    rows = fetch_all(
+        f"UPDATE {_TASK} SET {', '.join(sets)} WHERE {where} RETURNING {columns}{returning}",
+        params + returning_params,
+    )
+    if not rows:
+        return None
+    task = to_model(Task, attnames, rows[0][: len(attnames)])
+    if count_others:
+        task.other_tasks = tuple(int(n) for n in rows[0][len(attnames) :])  # (all, finished, completed)
+    return task
+
+
+def simulation_start(pk: int) -> bool:
+    """Moves a job that has not started (UNKNOWN or PENDING) to RUNNING in one conditional UPDATE; whether it
+    moved. Only the first task to start a job locks its row; later ones match nothing."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_SIMULATION} SET job_state = 'RUNNING' WHERE id = %s AND job_state IN ('UNKNOWN', 'PENDING')",
+            [pk],
+        )
+        return cursor.rowcount > 0
 
 
 def simulation_delete_cascading(pk: int) -> None:

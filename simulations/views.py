@@ -1,6 +1,5 @@
 """The owner's simulations: list, submit, detail, cancel, delete, input, logfiles and results."""
 
-from django.core.paginator import Paginator
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -9,12 +8,14 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from yaptide_site.api import error_responses
+from yaptide_site.errors import NotFound
 
 from . import http, presenters, selectors
 from .choices import TERMINAL_STATES
-from .filters import SimulationFilter
+from .filters import SimulationFilter, list_query_parse
 from .models import Simulation
 from .serializers import (
     EstimatorListingSerializer,
@@ -33,29 +34,12 @@ def simulation_detail_body(user, job_id: str) -> dict:
     return presenters.simulation_detail(*selectors.simulation_detail(user=user, job_id=job_id))
 
 
-class ReversiblePaginator(Paginator):
-    """Reads a page in the second half of the list from its end, so the database skips at most half the rows.
-
-    The ordering always ends with the unique id, so the reversed order is exactly the reverse.
-    """
-
-    def page(self, number):
-        number = self.validate_number(number)
-        bottom = (number - 1) * self.per_page
-        top = min(bottom + self.per_page, self.count)
-        if bottom > self.count // 2 and getattr(self.object_list, "ordered", False):
-            rows = list(self.object_list.reverse()[self.count - top : self.count - bottom])
-            rows.reverse()
-        else:
-            rows = self.object_list[bottom:top]
-        return self._get_page(rows, number, self)
-
-
 class SimulationPagination(PageNumberPagination):
+    """Page numbers and sizes of the list (the page itself is read by selectors.simulation_page)."""
+
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
-    django_paginator_class = ReversiblePaginator
 
     def get_page_size(self, request):
         """As DRF's, but a page_size that is not a whole number is a 400 (not silently the default)."""
@@ -66,12 +50,11 @@ class SimulationPagination(PageNumberPagination):
 
 
 class SimulationFilterBackend(DjangoFilterBackend):
-    """django-filter, skipped (with its form) when the request has no filter parameter."""
+    """Documents the list's parameters (SimulationFilter) in the schema; the list parses them itself
+    (filters.list_query_parse), without building django-filter's form on every request."""
 
     def filter_queryset(self, request, queryset, view):
-        if not any(name in request.query_params for name in SimulationFilter.base_filters):
-            return queryset
-        return super().filter_queryset(request, queryset, view)
+        return queryset
 
 
 PAGES_PARAMETER = OpenApiParameter(
@@ -121,10 +104,27 @@ class SimulationViewSet(viewsets.GenericViewSet):
         return selectors.simulation_list(user=self.request.user)
 
     def list(self, request):
-        queryset = self.filter_queryset(self.get_queryset())
-        rows = self.paginate_queryset(queryset)
+        query = list_query_parse(request.query_params)
+        pagination = self.paginator
+        size = pagination.get_page_size(request)
+        number = request.query_params.get(pagination.page_query_param) or "1"
+        if not number.isdigit():
+            raise NotFound(f"page {number!r} is not a page number")
+        rows, count = selectors.simulation_page(user=request.user, query=query, number=int(number), size=size)
         progress = selectors.simulation_progress(simulation_ids=[row["id"] for row in rows])
-        return self.get_paginated_response([presenters.simulation_item(row, progress.get(row["id"])) for row in rows])
+        url = request.build_absolute_uri()
+        number = int(number)
+        previous = None
+        if number > 1:
+            previous = replace_query_param(url, "page", number - 1) if number > 2 else remove_query_param(url, "page")
+        return Response(
+            {
+                "count": count,
+                "next": replace_query_param(url, "page", number + 1) if number * size < count else None,
+                "previous": previous,
+                "results": [presenters.simulation_item(row, progress.get(row["id"])) for row in rows],
+            }
+        )
 
     def create(self, request):
         serializer = SubmitSerializer(data=request.data)
@@ -216,7 +216,7 @@ class SimulationViewSet(viewsets.GenericViewSet):
         selection = selectors.page_selection_parse(request.query_params.get("pages"))
         simulation = selectors.simulation_get(user=request.user, job_id=job_id)
         etag = self._results_etag(simulation, f"estimator:{name}:{selection.key if selection else 'all'}")
-        cached = http.not_modified(request, etag)
+        cached = http.not_modified(request, etag) or http.cached(request, etag)
         if cached:
             return cached
         estimator, blobs = selectors.estimator_with_pages(simulation=simulation, name=name, selection=selection)
@@ -236,7 +236,7 @@ class SimulationViewSet(viewsets.GenericViewSet):
     def results(self, request, job_id: str):
         simulation = selectors.simulation_get(user=request.user, job_id=job_id)
         etag = self._results_etag(simulation, "all")
-        cached = http.not_modified(request, etag)
+        cached = http.not_modified(request, etag) or http.cached(request, etag)
         if cached:
             return cached
         rows = selectors.results_stream(simulation=simulation)

@@ -301,10 +301,12 @@ CELERY_ACCEPT_CONTENT = ["json"]
 # Task results (a task's estimators) are orjson + zstandard (yaptide_site/celery.py), stored in the database.
 CELERY_RESULT_SERIALIZER = "zjson"
 CELERY_RESULT_ACCEPT_CONTENT = ["json", "zjson"]
-CELERY_RESULT_BACKEND = "django-db"
+# django-celery-results' tables, written in one upsert a result (yaptide_site/result_backend.py).
+CELERY_RESULT_BACKEND = "yaptide_site.result_backend:ResultBackend"
 CELERY_RESULT_EXTENDED = True
 CELERY_RESULT_EXPIRES = timedelta(days=env.int("CELERY_RESULT_DAYS", default=7))
-CELERY_TASK_TRACK_STARTED = True
+# No STARTED row in the result backend: the task row says RUNNING (2 queries a task saved).
+CELERY_TASK_TRACK_STARTED = False
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TIMEZONE = TIME_ZONE
 # Beat syncs CELERY_BEAT_SCHEDULE into django-celery-beat's tables; operators can change it in the admin.

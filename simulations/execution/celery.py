@@ -12,6 +12,7 @@ import logging
 import uuid
 from collections.abc import Iterable, Iterator
 
+from celery.utils.serialization import b64decode
 from django.conf import settings
 from django.db.models import Case, CharField, Value, When
 from django_celery_results.models import TaskResult
@@ -122,22 +123,37 @@ class CeleryBackend:
         )
 
 
+# Task results read per query by the merge: a page holds this many compressed results at most (a task with three
+# 200 x 200 pages stores about 1 MB), so the merge's memory does not grow with the number of tasks.
+RESULTS_PAGE_TASKS = 4
+
+
 def completed_task_results(simulation_id: int) -> Iterator[tuple[list[dict], int]]:
-    """(estimators, simulated primaries) of each COMPLETED task, from the Celery result backend, one at a time.
+    """(estimators, simulated primaries) of each COMPLETED task, from the Celery result backend, one at a time:
+    one query for the tasks, then one per RESULTS_PAGE_TASKS results, each decoded only when it is merged.
 
     A COMPLETED task whose stored result is missing or empty is logged and left out, never a merge failure.
     """
-    completed = dict(
+    completed = list(
         CeleryTask.objects.filter(simulation_id=simulation_id, task_state=JobState.COMPLETED)
         .exclude(celery_id="")
+        .order_by("task_id")
         .values_list("celery_id", "simulated_primaries")
     )
-    for celery_id, primaries in completed.items():
-        row = TaskResult.objects.filter(task_id=celery_id, status="SUCCESS").first()
-        estimators = app.backend.decode_content(row, row.result) if row is not None and row.result else None
-        if not estimators:
-            logger.warning(
-                "simulation %s: completed task %s has no stored result; merged without it", simulation_id, celery_id
-            )
-            continue
-        yield estimators, primaries
+    for start in range(0, len(completed), RESULTS_PAGE_TASKS):
+        page = dict(completed[start : start + RESULTS_PAGE_TASKS])
+        stored = {
+            celery_id: (encoding, result)
+            for celery_id, encoding, result in TaskResult.objects.filter(
+                task_id__in=page, status="SUCCESS"
+            ).values_list("task_id", "content_encoding", "result")
+        }
+        for celery_id, primaries in page.items():
+            encoding, result = stored.pop(celery_id, (None, None))
+            estimators = app.backend.decode(b64decode(result) if encoding == "binary" else result) if result else None
+            if not estimators:
+                logger.warning(
+                    "simulation %s: completed task %s has no stored result; merged without it", simulation_id, celery_id
+                )
+                continue
+            yield estimators, primaries

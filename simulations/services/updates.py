@@ -1,8 +1,10 @@
 """Task and simulation updates: the state rules of REFERENCE section 2.
 
-Job and task states only move forward (choices.STATE_RANK) and a terminal state is final. A task update locks
-the simulation row first, then the task row, so concurrent writers of one simulation are serialized and the
-job state is always derived from committed task states.
+Job and task states only move forward (choices.STATE_RANK) and a terminal state is final. An update that can
+change the job state locks the simulation row first, then the task row, so the writers that change task states
+are serialized and the job state is always derived from committed task states. Progress that keeps the task
+state is one conditional UPDATE of the task row (the rules in SQL, sql.task_update_where): concurrent progress
+of one task is serialized by that row's own lock, and never waits for the simulation row.
 """
 
 from dataclasses import dataclass
@@ -89,26 +91,134 @@ def advance_job_state(locked: Simulation, new_state: str | None, now: datetime, 
     return changes
 
 
-def job_state_derive(locked: Simulation, now: datetime) -> None:
-    """Moves a locked, unfinished job to the state its tasks imply; the one move to MERGING_QUEUED starts the
-    merge after commit (the state is in the database, so a lost merge is sent again by the reaper)."""
+def job_state_derive(locked: Simulation, now: datetime, counts: dict[str, int] | None = None) -> None:
+    """Moves a locked, unfinished job to the state its tasks imply (`counts` of its task states, read here if not
+    given); the one move to MERGING_QUEUED starts the merge after commit (the state is in the database, so a
+    lost merge is sent again by the reaper)."""
     if locked.job_state in TERMINAL_STATES:
         return
-    counts = dict(
-        Task.objects.filter(simulation_id=locked.pk).values_list("task_state").annotate(n=Count("id")).order_by()
-    )
+    if counts is None:
+        counts = dict(
+            Task.objects.filter(simulation_id=locked.pk).values_list("task_state").annotate(n=Count("id")).order_by()
+        )
     moved = advance_job_state(locked, _job_state_from_tasks(counts), now)
     if moved.get("job_state") == JobState.MERGING_QUEUED:
         backend = backend_for(locked.platform)
         transaction.on_commit(lambda: backend.merge(simulation_id=locked.pk))
 
 
-@transaction.atomic
+# For each state an update may send: the task states it leaves unchanged (same or higher rank, not final).
+_KEPT_BY = {
+    sent: frozenset(s for s, rank in STATE_RANK.items() if rank >= STATE_RANK[sent] and s not in TERMINAL_STATES)
+    for sent in STATE_RANK
+}
+_NOT_STARTED = frozenset({JobState.UNKNOWN, JobState.PENDING})
+_UNFINISHED = frozenset(STATE_RANK) - TERMINAL_STATES
+
+
+def _sql_fields(update: TaskUpdate) -> dict[str, Any]:
+    return {
+        "requested": update.requested_primaries,
+        "simulated": update.simulated_primaries,
+        "estimated": update.estimated_time,
+        "start_time": update.start_time,
+        "end_time": update.end_time,
+    }
+
+
+def _store_celery_id(task: Task, update: TaskUpdate) -> None:
+    if update.celery_id is not None:  # only a Celery task has the column; for others this updates no row
+        CeleryTask.objects.filter(pk=task.pk).update(celery_id=update.celery_id)
+
+
+def _task_start(
+    simulation: Simulation, task_id: int, update: TaskUpdate, now: datetime, *, from_states, job_not_in=()
+) -> Task | None:
+    """Moves a task that has not started to RUNNING, and its job with it (a running task means a running job):
+    the job row is locked only while the job has not started, by the first of its tasks to start."""
+
+    def start_task() -> Task | None:
+        return sql.task_update_where(
+            simulation.pk,
+            task_id,
+            from_states=from_states,
+            to_state=JobState.RUNNING,
+            now=now,
+            job_not_in=job_not_in,
+            **_sql_fields(update),
+        )
+
+    if STATE_RANK[simulation.__dict__.get("job_state") or JobState.UNKNOWN] >= STATE_RANK[JobState.RUNNING]:
+        return start_task()  # the job has started (states never go back): one statement, no transaction
+    with transaction.atomic():
+        started = sql.simulation_start(simulation.pk)
+        task = start_task()
+        if task is None and started:
+            transaction.set_rollback(True)  # the job starts with its task, not without it
+        return task
+
+
+def _task_end(simulation: Simulation, task_id: int, update: TaskUpdate, now: datetime) -> Task | None:
+    """Ends an unfinished task (a final state) under the job's lock, and derives the job state; None when the
+    task had already ended or does not exist."""
+    with transaction.atomic():
+        locked = sql.simulation_locked(simulation.pk)
+        task = sql.task_update_where(
+            simulation.pk,
+            task_id,
+            from_states=_UNFINISHED,
+            to_state=update.task_state,
+            terminal=True,
+            now=now,
+            count_others=True,
+            **_sql_fields(update),
+        )
+        if task is not None:
+            _store_celery_id(task, update)
+            others, finished, completed = task.other_tasks
+            completed += task.task_state == JobState.COMPLETED
+            # The task states that matter once a task has ended: how many are unfinished, failed or completed.
+            counts = {
+                JobState.RUNNING: others - finished,
+                JobState.COMPLETED: completed,
+                JobState.FAILED: others + 1 - (others - finished) - completed,
+            }
+            job_state_derive(locked, now, counts)
+        return task
+
+
 def task_apply_update(*, simulation: Simulation, task_id: int, update: TaskUpdate) -> Task:
     """Applies a worker's task update under the task rules and moves the job state along with it.
 
-    An update to a terminal task changes nothing; states and primaries never move backwards.
+    An update to a terminal task changes nothing; states and primaries never move backwards. An update that
+    leaves the task state as it is (progress, a heartbeat) is one conditional UPDATE of the task row and takes
+    no lock on the simulation row; one that ends a task locks the simulation row first, then the task row.
     """
+    now = timezone.now()
+    sent = update.task_state
+    if sent not in TERMINAL_STATES:
+        task = sql.task_update_where(
+            simulation.pk,
+            task_id,
+            from_states=_KEPT_BY[sent or JobState.UNKNOWN],
+            to_state=None,
+            now=now,
+            **_sql_fields(update),
+        )
+        if task is None and sent == JobState.RUNNING:
+            task = _task_start(simulation, task_id, update, now, from_states=_NOT_STARTED)
+        if task is not None:
+            _store_celery_id(task, update)
+            return task
+    elif (task := _task_end(simulation, task_id, update, now)) is not None:
+        return task
+    # Rare: the task had ended, does not exist, or moves to another unfinished state.
+    return _task_apply_locked(simulation=simulation, task_id=task_id, update=update)
+
+
+@transaction.atomic
+def _task_apply_locked(*, simulation: Simulation, task_id: int, update: TaskUpdate) -> Task:
+    """task_apply_update under the simulation's lock, then the task's: the rules in Python (_task_changes)."""
     locked = sql.simulation_locked(simulation.pk)
     task = sql.task_locked(simulation.pk, task_id)
     if task is None:
@@ -120,8 +230,7 @@ def task_apply_update(*, simulation: Simulation, task_id: int, update: TaskUpdat
     sql.task_update(task.pk, changes)
     for name, value in changes.items():
         setattr(task, name, value)
-    if update.celery_id is not None:  # only a Celery task has the column; for others this updates no row
-        CeleryTask.objects.filter(pk=task.pk).update(celery_id=update.celery_id)
+    _store_celery_id(task, update)
     if "task_state" in changes:
         job_state_derive(locked, now)
     return task
@@ -145,13 +254,42 @@ class TaskClaim:
     DONE = "done"  # the task or its job is terminal (finished, failed, canceled, or given up): nothing to do
 
 
-@transaction.atomic
+def task_claim_for_run(
+    *, simulation: Simulation, task_id: int, lease_seconds: int, redeliveries: int = 0
+) -> tuple[str, Task | None]:
+    """task_claim, with the claimed task (RUN) as the claim left it; a PENDING task of an unfinished job is
+    claimed in one conditional UPDATE, without locking the simulation row once the job has started."""
+    now = timezone.now()
+    task = _task_start(
+        simulation,
+        task_id,
+        TaskUpdate(task_state=JobState.RUNNING),
+        now,
+        from_states={JobState.PENDING},
+        job_not_in=TERMINAL_STATES,
+    )
+    if task is not None:
+        return TaskClaim.RUN, task
+    return _task_claim_locked(
+        simulation=simulation, task_id=task_id, lease_seconds=lease_seconds, redeliveries=redeliveries
+    ), None
+
+
 def task_claim(*, simulation: Simulation, task_id: int, lease_seconds: int, redeliveries: int = 0) -> str:
     """Lets exactly one worker run a task at a time (a TaskClaim value); RUN and RERUN mark it RUNNING now.
 
     A task whose worker was lost more than TASK_MAX_RERUNS times (`redeliveries` of its message) is FAILED
     with a log saying so, and the claim is DONE.
     """
+    claim, _task = task_claim_for_run(
+        simulation=simulation, task_id=task_id, lease_seconds=lease_seconds, redeliveries=redeliveries
+    )
+    return claim
+
+
+@transaction.atomic
+def _task_claim_locked(*, simulation: Simulation, task_id: int, lease_seconds: int, redeliveries: int) -> str:
+    """The claim of a task that is not PENDING (or of a finished job), under the simulation's and task's locks."""
     locked = sql.simulation_locked(simulation.pk)
     task = sql.task_locked(simulation.pk, task_id)
     if task is None or locked.job_state in TERMINAL_STATES or task.task_state in TERMINAL_STATES:

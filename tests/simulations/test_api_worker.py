@@ -102,11 +102,11 @@ def test_same_task_update_five_times_leaves_the_same_rows(worker, job):
     assert [{k: v for k, v in row.items() if k != "last_update_time"} for row in rows] == first
 
 
-def test_progress_update_is_six_queries(worker, job, django_assert_num_queries):
+def test_progress_update_is_two_queries(worker, job, django_assert_num_queries):
     simulation, key = job
     worker_post(worker, simulation, "tasks/0/", {"task_state": "RUNNING"}, key)
-    # key lookup, savepoint, lock job, lock task, update task, release
-    with django_assert_num_queries(6):
+    # key lookup, one conditional UPDATE ... RETURNING of the task row (no lock on the simulation row)
+    with django_assert_num_queries(2):
         response = worker_post(worker, simulation, "tasks/0/", {"simulated_primaries": 50, "estimated_time": 3}, key)
     assert response.json()["simulated_primaries"] == 50
 
