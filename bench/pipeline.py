@@ -177,9 +177,15 @@ def run_job(port: int, token: str, database_url: str, ntasks: int, timeout: floa
 
 
 def pipeline_phase(
-    port: int, token: str, env: dict, database_url: str, redis_url: str, log, results: Path
+    port: int, token: str, env: dict, database_url: str, redis_url: str, log, results: Path, ticks
 ) -> list[dict]:
-    """One worker for all task counts, warmed by a 2-task job; per job: wall time, overhead, queries, memory."""
+    """One worker for all task counts, warmed by a 2-task job; per job: wall time, overhead, queries, memory, and
+    the CPU of the worker processes per task (`ticks(pid)`: CPU ticks of a process and its children)."""
+    clk = os.sysconf("SC_CLK_TCK")
+
+    def cpu_ms(before: dict, after: dict) -> float:
+        return sum(t - before.get(pid, 0) for pid, t in after.items()) * 1000 / clk
+
     rows = []
     workers = Workers(env, redis_url, results / "pipeline-worker.log")
     workers.purge_queue()  # nothing else may run on these workers
@@ -189,11 +195,17 @@ def pipeline_phase(
         for ntasks in TASK_COUNTS:
             workers.reset(keep_ready=True)
             ideal = ntasks * TASK_SECONDS / CONCURRENCY
+            worker0 = ticks(workers.process.pid)
             job = run_job(port, token, database_url, ntasks, timeout=max(60.0, 8 * ideal + 30))
             time.sleep(0.5)  # the merge's postrun signal lands just after the job is COMPLETED
+            worker_ms = cpu_ms(worker0, ticks(workers.process.pid))
             row = _pipeline_row(ntasks, ideal, job, workers.figures(), log)
+            row["worker_cpu_ms_per_task"] = round(worker_ms / ntasks, 2)
             row.update(commit_latency(database_url))
-            log(f"    commit latency after it: {row['commit_ms']} ms")
+            log(
+                f"    worker CPU per task: {row['worker_cpu_ms_per_task']} ms; commit latency after it: "
+                f"{row['commit_ms']} ms"
+            )
             rows.append(row)
     finally:
         workers.stop()
