@@ -79,7 +79,8 @@ bench-import: venv services
 
 # SSH connections per job and per reconcile round on the loopback cluster, and sshd processes left open.
 bench-slurm: venv slurm-cluster
-	SLURM_CLUSTER_TOOLS=$(SLURM_CLUSTER_TOOLS) DATABASE_URL=$(TEST_DATABASE_URL)_bench_slurm \
+	mkdir -p var
+	SLURM_CLUSTER_TOOLS=$(SLURM_CLUSTER_TOOLS) DATABASE_URL=sqlite:///var/bench-slurm.sqlite3 \
 	REDIS_URL=$(TEST_SLURM_REDIS_URL) $(BIN)/python -m bench.slurm_ssh
 
 clean:

@@ -6,6 +6,7 @@ Connections are counted on the server side (sshd's "Accepted publickey" lines), 
 sshd processes. Figures are printed, never asserted.
 """
 
+import logging
 import os
 import sys
 import time
@@ -51,6 +52,8 @@ class HeldDispatch(SlurmBackend):
 
 
 def main() -> int:
+    for name in ("paramiko", "simulations", "clusters"):
+        logging.getLogger(name).setLevel(logging.WARNING)  # the table is the output
     call_command("migrate", verbosity=0)
     settings.SIMULATION_BACKENDS = {**settings.SIMULATION_BACKENDS, "BATCH": f"{__name__}.HeldDispatch"}
     side = loopback()

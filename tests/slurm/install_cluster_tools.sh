@@ -13,7 +13,8 @@ if ! /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3-venv >/dev/null \
     || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv >/dev/null; }
 fi
-if [[ ! -x $DEST/bin/convertmc ]] || ! "$DEST/bin/pip" show pymchelper 2>/dev/null | grep -q "^Version: ${PYMCHELPER#*==}$"; then
+installed=$("$DEST/bin/pip" show pymchelper 2>/dev/null || true)
+if [[ ! -x $DEST/bin/convertmc ]] || ! grep -qx "Version: ${PYMCHELPER#*==}" <<<"$installed"; then
   /usr/bin/python3 -m venv --clear "$DEST"
   "$DEST/bin/pip" install --quiet --disable-pip-version-check -c "$ROOT/constraints.txt" "$PYMCHELPER"
 fi
