@@ -161,7 +161,8 @@ def test_ui_runs_an_example_on_shieldhit_shows_results_cancels_and_deletes(stack
     assert card_states(page, "pencil beam, 2 tasks", until={"PENDING"}, timeout=30) == ["PENDING"]
     celery_workers.start(concurrency=2, **stack["env"])
     states = card_states(page, "pencil beam, 2 tasks", until=FINAL_STATES, timeout=120)
-    assert states[0] == "PENDING" and "RUNNING" in states and states[-1] == "COMPLETED", states
+    assert set(states) <= {"PENDING", "RUNNING", "MERGING_QUEUED", "MERGING_RUNNING", "COMPLETED"}, states
+    assert "RUNNING" in states and states[-1] == "COMPLETED", states
 
     # Results: each of the editor's outputs, in the editor's order, as a plot per 1-D or 2-D page and a table
     # row per 0-D page.
