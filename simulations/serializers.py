@@ -49,10 +49,7 @@ class SubmitSerializer(serializers.Serializer):
         max_length=16,
         required=False,
         validators=[any_case("platform", Platform.values)],
-        help_text="DIRECT (default) or BATCH, any case.",
-    )
-    platform = serializers.CharField(
-        max_length=16, required=False, help_text="DIRECT (default) or BATCH (Slurm; Keycloak users with a certificate)."
+        help_text="DIRECT (default) or BATCH (Slurm; Keycloak users with a certificate), any case.",
     )
     cluster = serializers.CharField(
         max_length=255, required=False, help_text="BATCH: the cluster's name (or batch_options.cluster_name)."
