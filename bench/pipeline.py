@@ -17,6 +17,7 @@ import psycopg
 import redis
 
 from bench.load import Request, request_once
+from bench.mixed import cylinder_project
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -57,31 +58,6 @@ def commit_latency(database_url: str, commits: int = 40) -> dict:
         conn.commit()
     times.sort()
     return {"commit_ms": round(times[len(times) // 2] * 1000, 2)}
-
-
-def _project(primaries: int) -> dict:
-    """A small editor project: one cylinder scored along z in 100 bins (a 1-D page per task)."""
-    detector = {
-        "name": "CylZ",
-        "uuid": "det-1",
-        "geometryData": {
-            "geometryType": "Cyl",
-            "position": [0, 0, 10],
-            "parameters": {"radius": 5, "innerRadius": 0, "depth": 20, "radialSegments": 1, "zSegments": 100},
-        },
-    }
-    return {
-        "metadata": {"version": "1.0"},
-        "project": {"title": "pipeline benchmark"},
-        "beam": {"energy": 150.0, "numberOfParticles": primaries, "particle": {"id": 2, "a": 1, "z": 1}},
-        "detectorManager": {"detectors": [detector]},
-        "scoringManager": {
-            "outputs": [
-                {"name": "z_profile", "detectorUuid": "det-1", "quantities": [{"name": "Dose", "keyword": "Dose"}]}
-            ]
-        },
-        "dummy": {"seconds": TASK_SECONDS},
-    }
 
 
 class Workers:
@@ -155,7 +131,12 @@ class Workers:
 
 def run_job(port: int, token: str, database_url: str, ntasks: int, timeout: float) -> dict:
     """Submits a dummy job of `ntasks` tasks over HTTP and polls the database until it is COMPLETED."""
-    body = {"sim_type": "dummy", "ntasks": ntasks, "input_type": "editor", "input_json": _project(1000 * ntasks)}
+    body = {
+        "sim_type": "dummy",
+        "ntasks": ntasks,
+        "input_type": "editor",
+        "input_json": cylinder_project(1000 * ntasks, seconds=TASK_SECONDS),
+    }
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     began = time.perf_counter()
     status, payload, _ = request_once(
@@ -177,9 +158,15 @@ def run_job(port: int, token: str, database_url: str, ntasks: int, timeout: floa
 
 
 def pipeline_phase(
-    port: int, token: str, env: dict, database_url: str, redis_url: str, log, results: Path
+    port: int, token: str, env: dict, database_url: str, redis_url: str, log, results: Path, ticks
 ) -> list[dict]:
-    """One worker for all task counts, warmed by a 2-task job; per job: wall time, overhead, queries, memory."""
+    """One worker for all task counts, warmed by a 2-task job; per job: wall time, overhead, queries, memory, and
+    the CPU of the worker processes per task (`ticks(pid)`: CPU ticks of a process and its children)."""
+    clk = os.sysconf("SC_CLK_TCK")
+
+    def cpu_ms(before: dict, after: dict) -> float:
+        return sum(t - before.get(pid, 0) for pid, t in after.items()) * 1000 / clk
+
     rows = []
     workers = Workers(env, redis_url, results / "pipeline-worker.log")
     workers.purge_queue()  # nothing else may run on these workers
@@ -189,11 +176,17 @@ def pipeline_phase(
         for ntasks in TASK_COUNTS:
             workers.reset(keep_ready=True)
             ideal = ntasks * TASK_SECONDS / CONCURRENCY
+            worker0 = ticks(workers.process.pid)
             job = run_job(port, token, database_url, ntasks, timeout=max(60.0, 8 * ideal + 30))
             time.sleep(0.5)  # the merge's postrun signal lands just after the job is COMPLETED
+            worker_ms = cpu_ms(worker0, ticks(workers.process.pid))
             row = _pipeline_row(ntasks, ideal, job, workers.figures(), log)
+            row["worker_cpu_ms_per_task"] = round(worker_ms / ntasks, 2)
             row.update(commit_latency(database_url))
-            log(f"    commit latency after it: {row['commit_ms']} ms")
+            log(
+                f"    worker CPU per task: {row['worker_cpu_ms_per_task']} ms; commit latency after it: "
+                f"{row['commit_ms']} ms"
+            )
             rows.append(row)
     finally:
         workers.stop()

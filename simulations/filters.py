@@ -1,6 +1,7 @@
 """Filters, search and ordering of a user's simulation list (query parameters)."""
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 
 import django_filters
 from django import forms
@@ -101,7 +102,7 @@ _CHOICES = {
     "input_type": ({c.value for c in InputType}, str.upper),
 }
 _ORDERINGS = {"start_time", "-start_time", "end_time", "-end_time"}
-LIST_PARAMETERS = frozenset({*_CHOICES, "start_after", "start_before", "search", "ordering"})
+LIST_PARAMETERS = frozenset({*_CHOICES, "start_after", "start_before", "search", "ordering", "cursor"})
 
 
 def _choices(params, name: str) -> tuple[str, ...]:
@@ -158,3 +159,23 @@ def list_query_parse(params) -> ListQuery:
         search=search,
         ordering=ordering or ListQuery.ordering,
     )
+
+
+CURSOR_PATTERN = r"^(\d{1,16}_\d{1,18})?$"  # start time in microseconds since 1970 (UTC), "_", id
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def list_cursor(row: dict) -> str:
+    """The keyset cursor of a list row: its start time (microseconds since 1970, UTC) and id."""
+    return f"{(row['start_time'] - _EPOCH) // _MICROSECOND}_{row['id']}"
+
+
+def list_cursor_parse(text: str) -> tuple[datetime, int] | None:
+    """The (start_time, id) of a cursor (CURSOR_PATTERN); None for an empty one (the first page)."""
+    if not re.fullmatch(CURSOR_PATTERN, text):
+        raise InvalidInput("cursor: the `next` link's cursor, or empty for the first page", field="cursor")
+    if not text:
+        return None
+    start, pk = text.split("_")
+    return _EPOCH + int(start) * _MICROSECOND, int(pk)

@@ -101,6 +101,21 @@ def simulation_count(*, user, query: ListQuery = ListQuery()) -> int:
     return int(counts.aggregate(total=Sum("count"))["total"] or 0)
 
 
+def simulation_page_after(*, user, query: ListQuery, after: tuple[datetime, int] | None, size: int) -> list[dict]:
+    """Keyset paging: the `size` rows that follow the row (start_time, id) `after` in the query's start_time
+    order (None: the first rows), in one query whose cost does not depend on how far into the list it is."""
+    if len(query.ordering) != 1 or query.ordering[0].lstrip("-") != "start_time":
+        raise InvalidInput("cursor paging orders by start_time only", field="ordering")
+    rows = simulation_rows(user=user, query=query)
+    if after is not None:
+        start, pk = after
+        if query.ordering[0].startswith("-"):
+            rows = rows.filter(Q(start_time__lt=start) | Q(start_time=start, id__lt=pk))
+        else:
+            rows = rows.filter(Q(start_time__gt=start) | Q(start_time=start, id__gt=pk))
+    return list(rows[:size])
+
+
 def simulation_page(*, user, query: ListQuery, number: int, size: int) -> tuple[list[dict], int]:
     """Rows of page `number` (from 1) of `size` rows, and the count of all matching rows, in two queries.
 

@@ -1,5 +1,7 @@
 """The owner's simulations: list, submit, detail, cancel, delete, input, logfiles and results."""
 
+import dataclasses
+
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -15,7 +17,7 @@ from yaptide_site.errors import NotFound
 
 from . import http, presenters, selectors
 from .choices import TERMINAL_STATES
-from .filters import SimulationFilter, list_query_parse
+from .filters import CURSOR_PATTERN, SimulationFilter, list_cursor, list_cursor_parse, list_query_parse
 from .models import Simulation
 from .serializers import (
     EstimatorListingSerializer,
@@ -71,7 +73,17 @@ CONDITIONAL = "Completed results carry an ETag; If-None-Match answers 304."
 @extend_schema_view(
     list=extend_schema(
         summary="List my simulations",
-        description="Newest first, paginated (page_size at most 100).",
+        description="Newest first, paginated (page_size at most 100). With `cursor` (empty for the first page) "
+        "the pages are keyset pages ordered by start_time (in the direction `ordering` gives it, other keys are "
+        "ignored): `next` carries the cursor of the last row, and a page costs the same at any depth.",
+        parameters=[
+            OpenApiParameter(
+                "cursor",
+                OpenApiTypes.STR,
+                description="Keyset paging: empty for the first page, then the cursor of `next`.",
+                pattern=CURSOR_PATTERN,
+            )
+        ],
         responses={200: SimulationItemSerializer(many=True), **error_responses(400, 401, 404)},
     ),
     create=extend_schema(
@@ -107,6 +119,8 @@ class SimulationViewSet(viewsets.GenericViewSet):
         query = list_query_parse(request.query_params)
         pagination = self.paginator
         size = pagination.get_page_size(request)
+        if "cursor" in request.query_params:
+            return self._list_after(request, query, size)
         number = request.query_params.get(pagination.page_query_param) or "1"
         if not number.isdigit():
             raise NotFound(f"page {number!r} is not a page number")
@@ -122,6 +136,26 @@ class SimulationViewSet(viewsets.GenericViewSet):
                 "count": count,
                 "next": replace_query_param(url, "page", number + 1) if number * size < count else None,
                 "previous": previous,
+                "results": [presenters.simulation_item(row, progress.get(row["id"])) for row in rows],
+            }
+        )
+
+    def _list_after(self, request, query, size: int) -> Response:
+        """Keyset paging (`cursor`, empty for the first page): `next` carries the cursor of the page's last row,
+        so following it costs the same at any depth; `count` is the maintained count."""
+        after = list_cursor_parse(request.query_params.get("cursor") or "")
+        # Keyset pages follow start_time, in the direction `ordering` gives it (newest first by default).
+        by_start = [key for key in query.ordering if key.lstrip("-") == "start_time"] or ["-start_time"]
+        query = dataclasses.replace(query, ordering=(by_start[0],))
+        rows = selectors.simulation_page_after(user=request.user, query=query, after=after, size=size)
+        progress = selectors.simulation_progress(simulation_ids=[row["id"] for row in rows])
+        url = request.build_absolute_uri()
+        last = rows[-1] if len(rows) == size else None
+        return Response(
+            {
+                "count": selectors.simulation_count(user=request.user, query=query),
+                "next": replace_query_param(url, "cursor", list_cursor(last)) if last else None,
+                "previous": None,
                 "results": [presenters.simulation_item(row, progress.get(row["id"])) for row in rows],
             }
         )

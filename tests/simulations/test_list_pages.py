@@ -48,3 +48,48 @@ def test_pages_from_the_end_follow_the_requested_ordering(api_client, seven_jobs
 def test_a_page_past_the_end_is_404(api_client, seven_jobs):
     assert api_client.get(URL, {"page": 4, "page_size": 2}).status_code == 200
     assert api_client.get(URL, {"page": 5, "page_size": 2}).status_code == 404
+
+
+def cursor_pages(api_client, page_size: int, **params) -> list[list[str]]:
+    pages, url, query = [], URL, {"cursor": "", "page_size": page_size, **params}
+    while url:
+        response = api_client.get(url, query)
+        assert response.status_code == 200, response.content
+        pages.append([item["job_id"] for item in response.json()["results"]])
+        url, query = response.json()["next"], None
+    return pages
+
+
+@pytest.mark.parametrize("page_size", [1, 2, 3, 7])
+@pytest.mark.parametrize("ordering", ["-start_time", "start_time"])
+def test_cursor_pages_hold_the_same_jobs_as_numbered_pages(api_client, seven_jobs, page_size, ordering):
+    numbered = [job for page in all_pages(api_client, 7, ordering=ordering) for job in page]
+
+    pages = cursor_pages(api_client, page_size, ordering=ordering)
+
+    assert [job for page in pages for job in page] == numbered
+    assert all(len(page) == page_size for page in pages[:-1])
+
+
+def test_a_cursor_page_deep_in_the_list_is_the_same_few_queries(api_client, seven_jobs, django_assert_num_queries):
+    second = api_client.get(URL, {"cursor": "", "page_size": 3}).json()["next"]
+
+    with django_assert_num_queries(4):  # authentication, the page's rows, their progress, the kept count
+        response = api_client.get(second)
+
+    assert response.json()["count"] == 7 and len(response.json()["results"]) == 3
+
+
+def test_a_bad_cursor_is_400_naming_it(api_client, seven_jobs):
+    response = api_client.get(URL, {"cursor": "not-a-cursor"})
+
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["cursor"]
+
+
+def test_cursor_pages_follow_start_time_whatever_else_is_asked(api_client, seven_jobs):
+    pages = cursor_pages(api_client, 3, ordering="end_time,start_time")
+
+    assert [job for page in pages for job in page] == [
+        job for page in all_pages(api_client, 7, ordering="start_time") for job in page
+    ]
