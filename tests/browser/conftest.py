@@ -38,12 +38,17 @@ def browser_page(chromium, live_server):
     context.close()
 
 
+ADMIN_PASSWORD = "browser-test-passphrase-7"
+
+
 @pytest.fixture
-def admin_page(browser_page, admin_user):
-    """The browser page signed in to the admin through its login form (admin_user's password is "password")."""
+def admin_page(browser_page, admin_user, live_server):
+    """The browser page signed in to the admin through its login form."""
+    admin_user.set_password(ADMIN_PASSWORD)
+    admin_user.save(update_fields=["password"])
     browser_page.goto("/admin/login/?next=/admin/")
     browser_page.fill("#id_username", admin_user.username)
-    browser_page.fill("#id_password", "password")
+    browser_page.fill("#id_password", ADMIN_PASSWORD)
     browser_page.click("input[type=submit]")
-    browser_page.wait_for_url("**/admin/")
+    browser_page.wait_for_url(f"{live_server.url}/admin/")  # the index, not the login page again
     return browser_page
