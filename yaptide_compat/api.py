@@ -10,8 +10,9 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.views import APIView
 
-from yaptide_site.api import ORJSONParser, ORJSONRenderer, _first_message
+from yaptide_site.api import _first_message
 from yaptide_site.errors import ServiceError
+from yaptide_site.parsers import ORJSONParser, ORJSONRenderer
 
 from .auth import NO_TOKEN, AccessCookieAuthentication
 from .envelope import answer

@@ -209,8 +209,11 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "yaptide_site.api.exception_handler",
-    "DEFAULT_PARSER_CLASSES": ["yaptide_site.api.ORJSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["yaptide_site.api.ORJSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["yaptide_site.parsers.ORJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "yaptide_site.parsers.ORJSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
     # login_user counts wrong passwords per (username, client address); the others count requests per address.
     "DEFAULT_THROTTLE_RATES": {
         "login_user": env("THROTTLE_LOGIN_FAILURES", default="10/min"),
