@@ -9,6 +9,7 @@ import uuid
 from datetime import datetime
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
@@ -365,6 +366,10 @@ def test_importing_twice_changes_nothing(legacy, tmp_path, db):
 
     assert _snapshot() == state
     assert second["complete"]
+    entries = LogEntry.objects.filter(object_repr=ImportState.objects.get().source)
+    assert [entry.change_message.split(" (manage.py import_yaptide")[0] for entry in entries] == [
+        f"Import of {first['source']}: complete."
+    ] * 2  # both runs are in the audit trail
     for table, counts in second["tables"].items():
         assert counts["written"] == 0, table
     assert second["tables"]["Simulation"]["already_imported"] == first["tables"]["Simulation"]["written"]

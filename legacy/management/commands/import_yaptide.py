@@ -1,9 +1,11 @@
 """manage.py import_yaptide --source postgres://...: import a yaptide (Flask) database, see README."""
 
+from django.contrib.admin.models import CHANGE
 from django.core.management.base import BaseCommand, CommandError
 
 from legacy.load import Importer
 from legacy.source import LegacySource, SourceError
+from yaptide_site.audit import audit_command
 
 
 class Command(BaseCommand):
@@ -44,4 +46,7 @@ class Command(BaseCommand):
                 # A run that stopped on an error still says what it did (complete: false); the next run resumes.
                 if report:
                     importer.report.write(report)
+                if not dry_run and getattr(importer, "state", None) is not None and importer.state.pk:
+                    first_line = importer.report.summary_lines()[0]
+                    audit_command(command="import_yaptide", obj=importer.state, action=CHANGE, message=first_line)
         self.stdout.write(importer.report.summary())
