@@ -6,8 +6,12 @@ PORT ?= 8000
 # The PostgreSQL pass of the test suite; the test runner creates and drops test_yaptide.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/yaptide
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+# The Slurm pass: the loopback cluster of the shared folder beside the clone, the cluster-side tools it runs.
+SLURM_LOOPBACK ?= ../shared/slurm-loopback.sh
+SLURM_CLUSTER_TOOLS ?= /opt/yaptide-cluster
+TEST_SLURM_REDIS_URL ?= redis://127.0.0.1:6379/14
 
-.PHONY: run manage test test-sqlite test-postgres test-browser lint services bench bench-availability clean
+.PHONY: run manage test test-sqlite test-postgres test-browser test-slurm browser-deps slurm-cluster lint services bench bench-availability bench-import bench-slurm clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,17 +38,30 @@ services:
 	bash .ci/services
 
 test-sqlite: venv
-	DATABASE_URL=sqlite://:memory: $(BIN)/pytest -m "not integration and not browser"
+	DATABASE_URL=sqlite://:memory: $(BIN)/pytest -m "not integration and not browser and not slurm"
 
 test-postgres: venv services
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -m "not browser"
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -m "not browser and not slurm"
 
-# Browser tests (marker browser): headless Chromium from Debian's package, driven by playwright.
-test-browser: venv
-	apt-get update && apt-get install -y chromium
-	DATABASE_URL=sqlite://:memory: $(BIN)/pytest -m browser
+# Debian's Chromium for the browser tests (playwright drives it; it never downloads a browser).
+browser-deps:
+	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 
-test: lint test-sqlite test-postgres test-browser
+# Browser tests (marker browser): headless Chromium driven by playwright, on PostgreSQL and Redis: the admin, and
+# the real yaptide UI build from ../shared/yaptide-ui against a live server with a Celery worker.
+test-browser: venv services browser-deps
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -m browser
+
+# Batch jobs against a real single-node Slurm over SSH (started here: root, apt), with a live server and workers.
+slurm-cluster: services
+	bash $(SLURM_LOOPBACK) start
+	bash tests/slurm/install_cluster_tools.sh $(SLURM_CLUSTER_TOOLS)
+
+test-slurm: venv slurm-cluster
+	SLURM_LOOPBACK_SCRIPT=$(abspath $(SLURM_LOOPBACK)) SLURM_CLUSTER_TOOLS=$(SLURM_CLUSTER_TOOLS) \
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_SLURM_REDIS_URL) $(BIN)/pytest -m slurm tests/slurm
+
+test: lint test-sqlite test-postgres test-browser test-slurm
 
 # The benchmark of issue 5 (bench/run.py): gunicorn + PostgreSQL database yaptide_bench, under 10 minutes.
 bench: venv services
@@ -55,6 +72,16 @@ bench: venv services
 # Issue 14: availability with /health/ pollers and slow clients, worker memory of whole-results reads.
 bench-availability: venv services
 	$(BIN)/python -m bench.availability
+
+# The import benchmark of issue 12 (bench/import_legacy.py): generated yaptide databases, 2,500 to 10,000 jobs.
+bench-import: venv services
+	$(BIN)/python -m bench.import_legacy
+
+# SSH connections per job and per reconcile round on the loopback cluster, and sshd processes left open.
+bench-slurm: venv slurm-cluster
+	mkdir -p var
+	SLURM_CLUSTER_TOOLS=$(SLURM_CLUSTER_TOOLS) DATABASE_URL=sqlite:///var/bench-slurm.sqlite3 \
+	REDIS_URL=$(TEST_SLURM_REDIS_URL) $(BIN)/python -m bench.slurm_ssh
 
 clean:
 	rm -rf $(VENV) var/

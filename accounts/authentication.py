@@ -1,6 +1,7 @@
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.auth.models import update_last_login
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -8,6 +9,7 @@ from rest_framework import exceptions
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from .selectors import token_user
 
@@ -27,6 +29,19 @@ def check_stamp(token, user) -> None:
     stamp = token.get(STAMP_CLAIM)
     if stamp is not None and not (isinstance(stamp, str) and constant_time_compare(stamp, auth_stamp(user))):
         raise AuthenticationFailed(_("Token was revoked"), code="token_revoked")
+
+
+def refresh_token_for(user) -> RefreshToken:
+    """A new refresh token of the user, stamped (its access tokens copy the stamp) so a password change revokes it."""
+    refresh = RefreshToken.for_user(user)
+    refresh[STAMP_CLAIM] = auth_stamp(user)
+    return refresh
+
+
+def sign_in_tokens(user) -> RefreshToken:
+    """The tokens of a user who just signed in (any way, on either API face); the admin shows the last login."""
+    update_last_login(None, user)
+    return refresh_token_for(user)
 
 
 def require_allowed_origin(request) -> None:

@@ -1,10 +1,16 @@
 """Verification of Keycloak (PLGrid) access tokens against the realm's published keys."""
 
+import json
+import logging
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import jwt
 from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 ACCESS_CLAIM = "plgridAccessServices"
 ACCESS_SERVICE = "PLG_YAPTIDE_ACCESS"
@@ -107,3 +113,26 @@ def keycloak_claims(token: str) -> dict:
     if not isinstance(services, list) or ACCESS_SERVICE not in services:
         raise KeycloakAccessDenied(f"the token does not grant {ACCESS_SERVICE}")
     return claims
+
+
+def fetch_ssh_credentials(token: str) -> tuple[str, str] | None:
+    """The user's SSH certificate and private key from CERT_AUTH_URL (GET with the same bearer token, answering
+    {"cert": ..., "private": ...}), or None when it is not configured or fails (logged: old credentials stay)."""
+    url = settings.CERT_AUTH_URL
+    if not url:
+        return None
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=settings.CERT_AUTH_TIMEOUT_SECONDS) as response:
+            body = json.loads(response.read(1_000_000))
+    except urllib.error.HTTPError as error:
+        logger.warning("certificate service answered HTTP %s: keeping the stored SSH credentials", error.code)
+        return None
+    except (OSError, ValueError) as error:
+        logger.warning("certificate service failed (%s): keeping the stored SSH credentials", error)
+        return None
+    cert, private = (body.get("cert"), body.get("private")) if isinstance(body, dict) else (None, None)
+    if not isinstance(cert, str) or not isinstance(private, str) or not cert.strip() or not private.strip():
+        logger.warning("certificate service answered no cert and private key: keeping the stored SSH credentials")
+        return None
+    return cert.strip() + "\n", private.strip() + "\n"

@@ -11,6 +11,7 @@ from simulations.models import Simulation
 from simulations.services import simulation_cancel, simulation_delete
 from yaptide_site.errors import Conflict, InvalidInput
 
+from . import keycloak
 from .models import KeycloakUser, User, YaptideUser
 from .usernames import normalize_username, username_key, username_problem
 
@@ -99,6 +100,28 @@ def keycloak_user_upsert(*, username: str) -> KeycloakUser:
     if not user.is_active:
         raise Conflict(f"user {username!r} is deactivated")
     return user
+
+
+def keycloak_sign_in(*, token: str) -> KeycloakUser:
+    """The Keycloak user a verified Keycloak access token names, created on first login, with their SSH
+    certificate and key fetched again from CERT_AUTH_URL (a failing service leaves the old ones, and logs it);
+    raises KeycloakError (with its HTTP status) for a token we do not accept. Both API faces sign Keycloak users
+    in through this."""
+    claims = keycloak.keycloak_claims(token)
+    username = claims["preferred_username"].strip()
+    if len(username) > User._meta.get_field("username").max_length:
+        raise keycloak.KeycloakError("invalid Keycloak token: preferred_username is too long")
+    user = keycloak_user_upsert(username=username)
+    credentials = keycloak.fetch_ssh_credentials(token)
+    if credentials is not None:
+        keycloak_credentials_store(user=user, cert=credentials[0], private_key=credentials[1])
+    return user
+
+
+def keycloak_credentials_store(*, user: KeycloakUser, cert: str, private_key: str) -> None:
+    """Replaces the user's SSH certificate and key (encrypted at rest by their fields)."""
+    user.cert, user.private_key = cert, private_key
+    user.save(update_fields=["cert", "private_key"])
 
 
 @transaction.atomic

@@ -2,7 +2,6 @@
 
 from django.conf import settings
 from django.contrib.auth import authenticate
-from django.contrib.auth.models import update_last_login
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -15,7 +14,14 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from yaptide_site.api import error_responses
 
 from . import keycloak
-from .authentication import ACCESS_COOKIE, REFRESH_COOKIE, STAMP_CLAIM, auth_stamp, check_stamp, require_allowed_origin
+from .authentication import (
+    ACCESS_COOKIE,
+    REFRESH_COOKIE,
+    check_stamp,
+    refresh_token_for,
+    require_allowed_origin,
+    sign_in_tokens,
+)
 from .models import User
 from .serializers import (
     CredentialsSerializer,
@@ -25,7 +31,7 @@ from .serializers import (
     TokensSerializer,
     UserSerializer,
 )
-from .services import keycloak_user_upsert, user_create_local
+from .services import keycloak_sign_in, user_create_local
 from .throttles import (
     KeycloakLoginThrottle,
     LoginAddressThrottle,
@@ -54,16 +60,9 @@ def _set_token_cookies(response: Response, refresh: RefreshToken) -> Response:
     return response
 
 
-def _new_refresh(user: User) -> RefreshToken:
-    refresh = RefreshToken.for_user(user)
-    refresh[STAMP_CLAIM] = auth_stamp(user)  # copied into its access tokens
-    return refresh
-
-
 def _logged_in(user: User, status_code: int = status.HTTP_200_OK) -> Response:
-    update_last_login(None, user)  # the admin shows who is active, whichever way they signed in
     response = Response({"user": UserSerializer(user).data}, status=status_code)
-    return _set_token_cookies(response, _new_refresh(user))
+    return _set_token_cookies(response, sign_in_tokens(user))
 
 
 class PublicView(APIView):
@@ -147,7 +146,7 @@ class RefreshView(PublicView):
             raise exceptions.AuthenticationFailed("no active account found for the given token")
         check_stamp(old, user)
         old.blacklist()
-        return _set_token_cookies(Response({}), _new_refresh(user))
+        return _set_token_cookies(Response({}), refresh_token_for(user))
 
 
 class LogoutView(PublicView):
@@ -196,10 +195,7 @@ class KeycloakLoginView(PublicView):
         if scheme.lower() != "bearer" or not token.strip():
             raise exceptions.NotAuthenticated("send the Keycloak access token as Authorization: Bearer <token>")
         try:
-            claims = keycloak.keycloak_claims(token.strip())
+            user = keycloak_sign_in(token=token.strip())
         except keycloak.KeycloakError as error:
             return Response({"message": str(error)}, status=error.status)
-        username = claims["preferred_username"].strip()
-        if len(username) > User._meta.get_field("username").max_length:
-            return Response({"message": "invalid Keycloak token: preferred_username is too long"}, status=401)
-        return _logged_in(keycloak_user_upsert(username=username))
+        return _logged_in(user)

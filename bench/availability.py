@@ -237,7 +237,7 @@ def stop_server(server: subprocess.Popen) -> None:
 
 
 def setup(path: str) -> None:
-    """(Django side) A user with a small and a large finished job; writes their ids and a password to `path`."""
+    """(Django side) A user with a small and a large job; writes their ids and a password to `path`."""
     import secrets
 
     import django
@@ -315,7 +315,7 @@ def main() -> int:
         for config in CLASSES:
             port = free_port()
             server = start_server(server_env(config, port), port)
-            label = "entrypoint (gthread, 16 threads)" if config == "entrypoint" else "sync (before)"
+            label = "entrypoint (gthread, 16 threads)" if config == "entrypoint" else "sync workers (the old class)"
             log(f"{label} on {HOST}:{port}")
             try:
                 token = login(port, fixture)

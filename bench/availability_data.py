@@ -1,12 +1,12 @@
-"""(Django side of bench/availability.py) Finished jobs with results of a chosen size, stored by the services."""
+"""(Django side of bench/availability.py) Jobs with results of a chosen size, stored by the services."""
 
 import random
 
 from django.conf import settings
 
-from simulations.choices import JobState, Platform
+from simulations.choices import Platform
 from simulations.execution.celery import CeleryBackend
-from simulations.services import results_store, simulation_apply_update, simulation_submit
+from simulations.services import results_store, simulation_submit
 
 BINS = 200  # a 200 x 200 2-D page is about 0.8 MB of JSON
 PAGES_PER_ESTIMATOR = 5
@@ -34,7 +34,7 @@ def _page(number: int, rng: random.Random) -> dict:
 
 
 def finished_job_with_results(*, user, megabytes: float) -> str:
-    """A COMPLETED dummy job whose results are about `megabytes` MB of JSON; returns its job_id."""
+    """A dummy job whose results are about `megabytes` MB of JSON; returns its job_id."""
     from bench.mixed import editor_input
 
     rng = random.Random(14)
@@ -54,8 +54,7 @@ def finished_job_with_results(*, user, megabytes: float) -> str:
         )
     if megabytes < 0.8:
         estimators = [{"name": "small_", "metadata": {}, "pages": [_small_page(rng)]}]
-    results_store(simulation=simulation, estimators=estimators)
-    simulation_apply_update(simulation=simulation, job_state=JobState.COMPLETED)
+    results_store(simulation=simulation, estimators=estimators)  # readable in any state; the job stays PENDING
     return simulation.job_id
 
 

@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.mixed import cylinder_project
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
@@ -28,26 +30,7 @@ TASKS = int(os.environ.get("BENCH_BROKER_TASKS", "100"))
 CONCURRENCY = 2
 JOB_TIMEOUT = 240
 
-PROJECT = {
-    "beam": {"energy": 150, "numberOfParticles": 100 * TASKS, "particle": {"id": 2, "a": 1, "z": 1}},
-    "detectorManager": {
-        "detectors": [
-            {
-                "name": "CylZ",
-                "uuid": "d1",
-                "geometryData": {
-                    "geometryType": "Cyl",
-                    "position": [0, 0, 10],
-                    "parameters": {"radius": 5, "depth": 20, "radialSegments": 1, "zSegments": 100},
-                },
-            }
-        ]
-    },
-    "scoringManager": {
-        "outputs": [{"name": "z_profile", "detectorUuid": "d1", "quantities": [{"name": "Dose", "keyword": "Dose"}]}]
-    },
-    "dummy": {"seconds": 0},
-}
+PROJECT = cylinder_project(100 * TASKS, seconds=0)
 
 
 def log(message: str) -> None:

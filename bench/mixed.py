@@ -116,6 +116,34 @@ def editor_input(primaries: int = 100_000) -> dict:
     }
 
 
+def cylinder_project(primaries: int, *, seconds: float | None = None) -> dict:
+    """A small editor project: one cylinder scored along z in 100 bins (a 1-D page a task); `seconds` is the
+    dummy simulator's run time of each task."""
+    detector = {
+        "name": "CylZ",
+        "uuid": "det-1",
+        "geometryData": {
+            "geometryType": "Cyl",
+            "position": [0, 0, 10],
+            "parameters": {"radius": 5, "innerRadius": 0, "depth": 20, "radialSegments": 1, "zSegments": 100},
+        },
+    }
+    project = {
+        "metadata": {"version": "1.0"},
+        "project": {"title": "benchmark"},
+        "beam": {"energy": 150.0, "numberOfParticles": primaries, "particle": {"id": 2, "a": 1, "z": 1}},
+        "detectorManager": {"detectors": [detector]},
+        "scoringManager": {
+            "outputs": [
+                {"name": "z_profile", "detectorUuid": "det-1", "quantities": [{"name": "Dose", "keyword": "Dose"}]}
+            ]
+        },
+    }
+    if seconds is not None:
+        project["dummy"] = {"seconds": seconds}
+    return project
+
+
 if __name__ == "__main__":
     body = mixed_body()
     zeros = sum(v == 0.0 for v in mixed_estimators()[0]["pages"][0]["data"]["values"]) / 40_000

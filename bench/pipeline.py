@@ -17,6 +17,7 @@ import psycopg
 import redis
 
 from bench.load import Request, request_once
+from bench.mixed import cylinder_project
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -57,31 +58,6 @@ def commit_latency(database_url: str, commits: int = 40) -> dict:
         conn.commit()
     times.sort()
     return {"commit_ms": round(times[len(times) // 2] * 1000, 2)}
-
-
-def _project(primaries: int) -> dict:
-    """A small editor project: one cylinder scored along z in 100 bins (a 1-D page per task)."""
-    detector = {
-        "name": "CylZ",
-        "uuid": "det-1",
-        "geometryData": {
-            "geometryType": "Cyl",
-            "position": [0, 0, 10],
-            "parameters": {"radius": 5, "innerRadius": 0, "depth": 20, "radialSegments": 1, "zSegments": 100},
-        },
-    }
-    return {
-        "metadata": {"version": "1.0"},
-        "project": {"title": "pipeline benchmark"},
-        "beam": {"energy": 150.0, "numberOfParticles": primaries, "particle": {"id": 2, "a": 1, "z": 1}},
-        "detectorManager": {"detectors": [detector]},
-        "scoringManager": {
-            "outputs": [
-                {"name": "z_profile", "detectorUuid": "det-1", "quantities": [{"name": "Dose", "keyword": "Dose"}]}
-            ]
-        },
-        "dummy": {"seconds": TASK_SECONDS},
-    }
 
 
 class Workers:
@@ -155,7 +131,12 @@ class Workers:
 
 def run_job(port: int, token: str, database_url: str, ntasks: int, timeout: float) -> dict:
     """Submits a dummy job of `ntasks` tasks over HTTP and polls the database until it is COMPLETED."""
-    body = {"sim_type": "dummy", "ntasks": ntasks, "input_type": "editor", "input_json": _project(1000 * ntasks)}
+    body = {
+        "sim_type": "dummy",
+        "ntasks": ntasks,
+        "input_type": "editor",
+        "input_json": cylinder_project(1000 * ntasks, seconds=TASK_SECONDS),
+    }
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     began = time.perf_counter()
     status, payload, _ = request_once(

@@ -38,9 +38,10 @@ class Stored(bytes):
 Part = bytes | Stored
 
 
-def estimator_parts(estimator: dict, page_blobs: list[bytes]) -> list[Part]:
-    """`{"name", "file_name", "metadata", "pages": [...]}` of one estimator, pages as stored."""
-    head = b'{"name":' + orjson.dumps(estimator["name"]) + b',"file_name":' + orjson.dumps(estimator["file_name"])
+def estimator_parts(estimator: dict, page_blobs: list[bytes], *, envelope: dict | None = None) -> list[Part]:
+    """`{**envelope, "name", "file_name", "metadata", "pages": [...]}` of one estimator, pages as stored."""
+    head = orjson.dumps(envelope)[:-1] + b"," if envelope else b"{"
+    head += b'"name":' + orjson.dumps(estimator["name"]) + b',"file_name":' + orjson.dumps(estimator["file_name"])
     parts: list[Part] = [head + b',"metadata":']
     metadata = estimator.get("compressed_data")
     parts.append(Stored(metadata) if metadata is not None else b"{}")

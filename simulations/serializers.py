@@ -1,5 +1,6 @@
 """Request validation and response shapes of the simulations API (hot responses are built in views from rows)."""
 
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -8,24 +9,56 @@ from .choices import InputType, JobState, Platform, SimType
 MAX_NTASKS = 1000
 
 
+def any_case(field: str, values) -> RegexValidator:
+    """The choice in any letter case, with spaces around: the rule the API schema states as a pattern."""
+    alternatives = "|".join("".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in v) for v in values)
+    return RegexValidator(
+        rf"^\s*({alternatives})\s*$", f"unknown {field}; one of {', '.join(v.lower() for v in values)} (any case)"
+    )
+
+
 class SubmitSerializer(serializers.Serializer):
     """A submission (REFERENCE section 3); the platform's execution backend says whether it can take it."""
 
     title = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
-    sim_type = serializers.CharField(max_length=32, help_text="shieldhit, fluka, topas or dummy (any case).")
+    sim_type = serializers.CharField(
+        max_length=32,
+        validators=[any_case("sim_type", SimType.values)],
+        help_text="shieldhit, fluka, topas or dummy (any case).",
+    )
     ntasks = serializers.IntegerField(min_value=1, max_value=MAX_NTASKS, help_text="Number of parallel tasks.")
-    input_type = serializers.CharField(max_length=16, help_text='"editor" or "files" (any case).')
+    input_type = serializers.CharField(
+        max_length=16,
+        validators=[any_case("input_type", InputType.values)],
+        help_text='"editor" (then input_json is required) or "files" (then input_files is required), any case.',
+    )
     input_json = serializers.JSONField(
-        required=False, allow_null=True, help_text="The editor project (input_type editor)."
+        required=False,
+        allow_null=True,
+        help_text="The editor project (input_type editor): an object whose beam.numberOfParticles is a whole "
+        "number from 1 to 2^53 (a number or numeric text), nested at most 200 levels; the simulator converts it.",
     )
     input_files = serializers.DictField(
         child=serializers.CharField(allow_blank=True, trim_whitespace=False),
         required=False,
         allow_null=True,
-        help_text="Simulator input files, name to text (input_type files).",
+        help_text="Simulator input files, name to text (input_type files), at least one; which files and what "
+        "they must say (e.g. NSTAT of beam.dat, 1 to 2^53 primaries) is the simulator's rule.",
     )
-    platform = serializers.CharField(max_length=16, required=False, help_text="DIRECT (default) or BATCH.")
-    batch_options = serializers.JSONField(required=False, help_text="Batch (Slurm) options.")
+    platform = serializers.CharField(
+        max_length=16,
+        required=False,
+        validators=[any_case("platform", Platform.values)],
+        help_text="DIRECT (default) or BATCH (Slurm; Keycloak users with a certificate), any case.",
+    )
+    cluster = serializers.CharField(
+        max_length=255, required=False, help_text="BATCH: the cluster's name (or batch_options.cluster_name)."
+    )
+    batch_options = serializers.JSONField(
+        required=False,
+        help_text="BATCH: {array_options, array_header, collect_options, collect_header, cluster_name}; sbatch "
+        "options from an allow-list (--time, --mem, --partition, --account, ...), headers of #SBATCH lines only.",
+    )
 
     def validate_sim_type(self, value: str) -> str:
         value = value.strip().lower()
@@ -46,6 +79,17 @@ class SubmitSerializer(serializers.Serializer):
         return value
 
     def validate(self, attrs):
+        from clusters.models import Cluster
+
+        cluster_name = attrs.pop("cluster", None)
+        if cluster_name:
+            attrs["cluster"] = Cluster.objects.filter(cluster_name=cluster_name).first()
+            if attrs["cluster"] is None:
+                raise serializers.ValidationError({"cluster": [f"unknown cluster {cluster_name!r}"]})
+        elif isinstance(attrs.get("batch_options"), dict) and attrs["batch_options"].get("cluster_name"):
+            # The old API names the cluster inside batch_options; the backend says so if it is unknown.
+            name = str(attrs["batch_options"]["cluster_name"])
+            attrs["cluster"] = Cluster.objects.filter(cluster_name=name).first()
         if attrs["input_type"] == InputType.EDITOR:
             if not isinstance(attrs.get("input_json"), dict):
                 raise serializers.ValidationError({"input_json": ["input_type editor needs input_json (an object)"]})

@@ -131,3 +131,62 @@ def reap_stale_tasks() -> int:
         logger.warning("simulation %s waited %s s for its merge: merging again", simulation_pk, stale_seconds)
         services.simulation_merge_resend(simulation_id=simulation_pk, platform=platform)
     return len(failed)
+
+
+# --- BATCH (Slurm over SSH): glue around simulations.batch --------------------------------------------------------
+
+
+@shared_task(bind=True, name="simulations.slurm_submit", max_retries=None)
+def slurm_submit(self, simulation_pk: int, update_key: str) -> str:
+    """Submits a BATCH job; an unreachable cluster is retried with exponential backoff, then the job FAILS."""
+    from clusters.ssh import ClusterUnreachable
+
+    from .execution import slurm as batch
+
+    final = self.request.retries >= settings.SLURM_SUBMIT_RETRIES
+    try:
+        return batch.submit(simulation_id=simulation_pk, update_key=update_key, final_attempt=final)
+    except ClusterUnreachable as error:
+        countdown = min(settings.SLURM_RETRY_SECONDS * 2**self.request.retries, settings.SLURM_MAX_BACKOFF_SECONDS)
+        logger.warning("submit of %s: %s; retry in %s s", simulation_pk, error, countdown)
+        raise self.retry(countdown=countdown) from None
+
+
+@shared_task(bind=True, name="simulations.slurm_cancel", max_retries=None)
+def slurm_cancel(self, simulation_pk: int) -> str:
+    """scancel of a canceled BATCH job's array and collect job; retried until Slurm no longer lists them."""
+    from clusters.ssh import ClusterUnreachable
+
+    from .execution import slurm as batch
+
+    try:
+        outcome = batch.cancel(simulation_id=simulation_pk)
+    except ClusterUnreachable as error:
+        outcome = f"unreachable: {error}"
+    if outcome == "waiting" or outcome.startswith("unreachable"):
+        if self.request.retries >= settings.SLURM_SUBMIT_RETRIES:
+            return outcome
+        countdown = min(settings.SLURM_RETRY_SECONDS * 2**self.request.retries, settings.SLURM_MAX_BACKOFF_SECONDS)
+        raise self.retry(countdown=countdown)
+    return outcome
+
+
+@shared_task(name="simulations.slurm_reconcile_all")
+def slurm_reconcile_all() -> int:
+    """Periodic (beat): one reconcile round per (cluster, user) with active batch jobs whose interval is due."""
+    from .execution import slurm as batch
+
+    due = batch.pairs_due()
+    for cluster_id, user_id in due:
+        slurm_reconcile.apply_async(args=(cluster_id, user_id), queue=settings.CELERY_TASK_DEFAULT_QUEUE)
+    return len(due)
+
+
+@shared_task(name="simulations.slurm_reconcile")
+def slurm_reconcile(cluster_id: int, user_id: int) -> dict:
+    """One reconcile round: one connection, one squeue and one sacct for all of this user's active jobs there."""
+    from dataclasses import asdict
+
+    from .execution import slurm as batch
+
+    return asdict(batch.reconcile(cluster_id=cluster_id, user_id=user_id))

@@ -18,8 +18,9 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from yaptide_site.api import ORJSONParser, ORJSONRenderer, error_responses
+from yaptide_site.api import error_responses
 from yaptide_site.errors import InvalidInput
+from yaptide_site.parsers import ORJSONParser, ORJSONRenderer
 
 from . import presenters, selectors
 from .choices import JobState

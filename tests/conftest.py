@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from simulations.services import simulation_submit
@@ -70,3 +72,18 @@ def celery_workers(transactional_db, settings, tmp_path):
     workers = Workers(tmp_path, queue)
     yield workers
     workers.stop_all()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Headless Chromium, one for the test session: playwright's sync API runs one event loop per thread."""
+    from playwright.sync_api import sync_playwright
+
+    from .browsers import CHROMIUM, LAUNCH_FLAGS
+
+    # That loop runs in this thread from now on; the tests' ORM calls are still synchronous.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_FLAGS)
+        yield browser
+        browser.close()

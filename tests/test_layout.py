@@ -3,7 +3,7 @@ called back), and platform branches only where the platform is the subject."""
 
 import grimp
 
-APPS = ("accounts", "clusters", "simulations", "yaptide_site")
+APPS = ("accounts", "clusters", "simulations", "yaptide_compat", "yaptide_site")
 
 
 def test_no_import_cycle_between_modules_of_the_apps():

@@ -16,30 +16,13 @@ import numpy as np
 import pytest
 import requests
 
+from tests.factories import editor_project
 from tests.workers import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.integration
 
-PROJECT = {
-    "beam": {"energy": 150, "numberOfParticles": 1_000_000, "particle": {"id": 2, "a": 1, "z": 1}},
-    "detectorManager": {
-        "detectors": [
-            {
-                "name": "CylZ",
-                "uuid": "d1",
-                "geometryData": {
-                    "geometryType": "Cyl",
-                    "position": [0, 0, 10],
-                    "parameters": {"radius": 5, "depth": 20, "radialSegments": 1, "zSegments": 100},
-                },
-            }
-        ]
-    },
-    "scoringManager": {
-        "outputs": [{"name": "z_profile", "detectorUuid": "d1", "quantities": [{"name": "Dose", "keyword": "Dose"}]}]
-    },
-}
+PROJECT = editor_project(primaries=1_000_000)
 
 
 def free_port() -> int:

@@ -246,5 +246,12 @@ def test_an_api_error_is_json_with_a_request_id_that_the_access_log_line_carries
 
     assert response.status_code == 404 and response.json()["message"]
     request_id = response.headers["X-Request-ID"]
-    lines = [line for line in log_path.read_text().splitlines() if "/api/no-such-thing/" in line]
+
+    def logged():  # gunicorn writes the access line just after it sent the response
+        return [line for line in log_path.read_text().splitlines() if "/api/no-such-thing/" in line]
+
+    lines = wait_for(logged, timeout=30, what="the access log line")
+    requests.get(f"{browser.base}/health/?checks=database", timeout=10)  # a later request's line is written after
+    wait_for(lambda: "/health/" in log_path.read_text().rsplit("/api/no-such-thing/", 1)[1], timeout=30, what="more")
+    lines = logged()
     assert len(lines) == 1 and f"request_id={request_id}" in lines[0], lines  # logged once

@@ -65,7 +65,9 @@ def bulk_create_polymorphic(model: type[M], objs: Iterable[M], *, batch_size: in
     parent = ptr.remote_field.model
     content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
     platform = getattr(model, "PLATFORM", "")
-    parent_fields = [field for field in parent._meta.concrete_fields if not field.primary_key]
+    # Ids the caller set (the legacy import keeps yaptide's ids) are inserted as they are; else the sequence's.
+    given_ids = all(getattr(obj, parent._meta.pk.attname) is not None for obj in objs)
+    parent_fields = [field for field in parent._meta.concrete_fields if given_ids or not field.primary_key]
     for obj in objs:
         obj.polymorphic_ctype_id = content_type.pk
         if platform:

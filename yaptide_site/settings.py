@@ -54,6 +54,8 @@ INSTALLED_APPS = [
     "accounts",
     "clusters",
     "simulations",
+    "yaptide_compat",
+    "legacy",
 ]
 
 MIDDLEWARE = [
@@ -107,6 +109,14 @@ AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["accounts.backends.LocalPasswordBackend"]
 # Usernames are unique per auth provider, not globally; LocalPasswordBackend looks up local users only.
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]
+# Django's defaults, with a scrypt hasher that verifies imported yaptide (werkzeug) scrypt hashes (legacy app).
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "legacy.hashers.LegacyScryptPasswordHasher",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -199,8 +209,11 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "yaptide_site.api.exception_handler",
-    "DEFAULT_PARSER_CLASSES": ["yaptide_site.api.ORJSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["yaptide_site.api.ORJSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["yaptide_site.parsers.ORJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "yaptide_site.parsers.ORJSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
     # login_user counts wrong passwords per (username, client address); the others count requests per address.
     "DEFAULT_THROTTLE_RATES": {
         "login_user": env("THROTTLE_LOGIN_FAILURES", default="10/min"),
@@ -244,6 +257,17 @@ KEYCLOAK_JWKS_RETRY_SECONDS = env.float("KEYCLOAK_JWKS_RETRY_SECONDS", default=3
 
 # Addresses (or networks) of reverse proxies whose X-Forwarded-For names the client; others' is ignored.
 TRUSTED_PROXIES = [proxy for proxy in env.list("TRUSTED_PROXIES", default=[]) if proxy]
+
+# The old yaptide API for its browser UI (yaptide_compat): where its routes live (no slashes; empty = the site
+# root, where the UI expects them) and its cookies' flags. Secure cookies are dropped over plain http, except
+# on localhost; SameSite=Lax needs the UI and the backend on one site (e.g. ui.example.org, api.example.org).
+YAPTIDE_COMPAT_PREFIX = env("YAPTIDE_COMPAT_PREFIX", default="").strip("/")
+YAPTIDE_COMPAT_COOKIE_SECURE = env.bool("YAPTIDE_COMPAT_COOKIE_SECURE", default=not DEBUG)
+YAPTIDE_COMPAT_COOKIE_SAMESITE = env("YAPTIDE_COMPAT_COOKIE_SAMESITE", default="Lax")
+
+# PLGrid's SSH certificate service, asked at each Keycloak login with the same bearer token: {cert, private}.
+CERT_AUTH_URL = env("CERT_AUTH_URL", default="")
+CERT_AUTH_TIMEOUT_SECONDS = env.float("CERT_AUTH_TIMEOUT_SECONDS", default=10)
 
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_ALLOW_CREDENTIALS = True
@@ -318,14 +342,29 @@ CELERY_BEAT_SCHEDULE = {
         "task": "simulations.reap_stale_tasks",
         "schedule": float(env.int("REAPER_INTERVAL_SECONDS", default=60)),
     },
+    # Asks whether a round is due per (cluster, user); each cluster's poll_seconds (>= 10 s) sets the pace.
+    "slurm-reconcile": {
+        "task": "simulations.slurm_reconcile_all",
+        "schedule": float(env.int("SLURM_RECONCILE_TICK_SECONDS", default=5)),
+    },
 }
+# --- Slurm batch jobs -----------------------------------------------------------------------------------
+# Job folders go to <cluster scratch>/<SLURM_JOB_FOLDER>/<job_id>.
+SLURM_JOB_FOLDER = env("SLURM_JOB_FOLDER", default="yaptide")
+# An unreachable cluster is retried after SLURM_RETRY_SECONDS, doubling up to SLURM_MAX_BACKOFF_SECONDS.
+SLURM_RETRY_SECONDS = env.int("SLURM_RETRY_SECONDS", default=10)
+SLURM_MAX_BACKOFF_SECONDS = env.int("SLURM_MAX_BACKOFF_SECONDS", default=600)
+SLURM_SUBMIT_RETRIES = env.int("SLURM_SUBMIT_RETRIES", default=8)
 
 # GET /health/ pings the Celery workers (1 s) at most once per this many seconds per web process.
 HEALTH_WORKER_CHECK_SECONDS = env.float("HEALTH_WORKER_CHECK_SECONDS", default=10.0)
 
 # --- Simulations ----------------------------------------------------------------------------------
 # The execution backend of each platform a job can run on (simulations.execution).
-SIMULATION_BACKENDS = {"DIRECT": "simulations.execution.celery.CeleryBackend"}
+SIMULATION_BACKENDS = {
+    "DIRECT": "simulations.execution.celery.CeleryBackend",
+    "BATCH": "simulations.execution.slurm.SlurmBackend",
+}
 # Tasks that sent no update for this long are marked FAILED by the periodic reaper.
 TASK_STALE_SECONDS = env.int("TASK_STALE_SECONDS", default=600)
 # A running task writes an update (progress or heartbeat) at least this often...

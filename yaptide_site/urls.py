@@ -31,6 +31,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_urlpatterns)),
     path("health/", health, name="health"),
+    # Last: the old yaptide API (its prefix defaults to the site root, so it takes what is left).
+    path("", include("yaptide_compat.urls")),
 ]
 
 # Errors under /api/ are JSON, a 500 too (with the request id its log line carries); the rest are Django's pages.

@@ -12,7 +12,7 @@ from kombu.serialization import loads
 
 from yaptide_site.codecs import ZJSON_CONTENT_TYPE
 
-from ..models import Simulation, Task
+from ..models import CelerySimulation, CeleryTask, Simulation, Task
 from .display import admin_time, pretty_json
 from .jobs import admin_link
 
@@ -72,7 +72,7 @@ class TaskResultAdmin(admin.ModelAdmin):
 
     list_display = ["task_id", "task_name", "simulation_link", "task_link", "state", "celery_status", "done"]
     list_filter = ["status", "task_name", "date_done", "worker"]
-    search_fields = ["task_id", "task_name"]
+    search_fields = ["task_id", "task_name"]  # and a simulation's job id (get_search_results)
     date_hierarchy = "date_done"
     ordering = ["-date_done", "-id"]
     show_full_result_count = False
@@ -99,6 +99,15 @@ class TaskResultAdmin(admin.ModelAdmin):
         queryset = super().get_queryset(request)
         listing = request.resolver_match is not None and request.resolver_match.url_name.endswith("changelist")
         return queryset.defer("result", "meta", "traceback") if listing else queryset
+
+    def get_search_results(self, request, queryset, search_term):
+        """A job id finds its tasks' results and its merge's (their ids are on the task and simulation rows)."""
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        simulation = CelerySimulation.objects.filter(job_id=search_term.strip()).only("id", "merge_id").first()
+        if simulation is not None:
+            celery_ids = list(CeleryTask.objects.filter(simulation=simulation).values_list("celery_id", flat=True))
+            found |= queryset.filter(task_id__in=[*celery_ids, simulation.merge_id])
+        return found, may_have_duplicates
 
     def has_add_permission(self, request):
         return False

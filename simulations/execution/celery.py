@@ -1,5 +1,5 @@
-"""DIRECT execution on Celery workers: one Celery task per Task row, sent by name (a signature, so the
-tasks module is not imported here), with its Celery id recorded on the CeleryTask first so that a cancel can
+"""DIRECT execution on Celery workers: one Celery task per Task row, sent by name (the tasks module is not
+imported here), with its Celery id recorded on the CeleryTask first so that a cancel can
 revoke it.
 
 There is no chord: the task update that ends the last task moves the job to MERGING_QUEUED (services), which
@@ -30,6 +30,16 @@ RUN_TASK = "simulations.run_task"
 MERGE_RESULTS = "simulations.merge_results"
 
 
+def _send(name: str, **options):
+    """Sends the task registered under `name` (the app's registry, so the tasks module is not imported here).
+
+    Not a signature: a signature drops options that are None, and time_limit=None must reach the message, so
+    that the worker applies its own limits instead of this process's.
+    """
+    task = app.tasks.get(name)
+    return task.apply_async(**options) if task is not None else app.send_task(name, **options)
+
+
 def _message_id(raw: bytes | str | dict) -> str:
     message = json.loads(raw) if not isinstance(raw, dict) else raw
     return (message.get("headers") or {}).get("id") or (message.get("properties") or {}).get("correlation_id", "")
@@ -42,6 +52,8 @@ class CeleryBackend:
         """The simulator must be able to run on this server's workers; batch options do not apply."""
         if batch_options:
             raise InvalidInput("batch_options apply to BATCH simulations only", field="batch_options")
+        if cluster is not None:
+            raise InvalidInput("cluster applies to BATCH simulations only", field="cluster")
         simulator.check_available()
 
     def dispatch(self, *, simulation_id: int, update_key: str) -> None:
@@ -64,7 +76,8 @@ class CeleryBackend:
         try:
             for pk, task_id in ordinals:
                 # No time limits in the message: the worker that runs the simulation applies its own settings.
-                app.signature(RUN_TASK).apply_async(
+                _send(
+                    RUN_TASK,
                     args=(simulation_id, task_id),
                     task_id=celery_ids[pk],
                     queue=settings.CELERY_TASK_DEFAULT_QUEUE,
@@ -96,9 +109,7 @@ class CeleryBackend:
         """Enqueues the merge, recording its Celery id as merge_id first."""
         merge_id = uuid.uuid4().hex
         CelerySimulation.objects.filter(pk=simulation_id).update(merge_id=merge_id)
-        app.signature(MERGE_RESULTS).apply_async(
-            args=(simulation_id,), task_id=merge_id, queue=settings.CELERY_TASK_DEFAULT_QUEUE
-        )
+        _send(MERGE_RESULTS, args=(simulation_id,), task_id=merge_id, queue=settings.CELERY_TASK_DEFAULT_QUEUE)
 
     def reaps_stale_tasks(self) -> bool:
         return True

@@ -111,6 +111,8 @@ def simulation_submit(
     }
     if input_type == InputType.EDITOR:
         payload["input_json"] = input_json
+    if batch_options:
+        payload["batch_options"] = batch_options  # checked by the backend; read again when it submits
     inp = Input(simulation=simulation)
     inp.data = payload
     inp.save()

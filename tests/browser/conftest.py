@@ -9,27 +9,7 @@ import pytest
 # playwright's sync API runs an event loop in this thread; the test's ORM calls are still synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_FLAGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -58,12 +38,17 @@ def browser_page(chromium, live_server):
     context.close()
 
 
+ADMIN_PASSWORD = "browser-test-passphrase-7"
+
+
 @pytest.fixture
-def admin_page(browser_page, admin_user):
-    """The browser page signed in to the admin through its login form (admin_user's password is "password")."""
+def admin_page(browser_page, admin_user, live_server):
+    """The browser page signed in to the admin through its login form."""
+    admin_user.set_password(ADMIN_PASSWORD)
+    admin_user.save(update_fields=["password"])
     browser_page.goto("/admin/login/?next=/admin/")
     browser_page.fill("#id_username", admin_user.username)
-    browser_page.fill("#id_password", "password")
+    browser_page.fill("#id_password", ADMIN_PASSWORD)
     browser_page.click("input[type=submit]")
-    browser_page.wait_for_url("**/admin/")
+    browser_page.wait_for_url(f"{live_server.url}/admin/")  # the index, not the login page again
     return browser_page

@@ -49,3 +49,39 @@ def test_commands_have_help(command, capsys):
         call_command(command, "--help")
     assert exit_info.value.code == 0
     assert "usage:" in capsys.readouterr().out
+
+
+def test_add_cluster_takes_ssh_settings_and_pins_host_keys_from_a_file(tmp_path):
+    keys = tmp_path / "known_hosts"
+    keys.write_text(
+        "[127.0.0.1]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n"
+    )
+
+    run(
+        "add_cluster", "ares", "--host=127.0.0.1", "--port=2222", f"--host-keys-file={keys}",
+        "--prelude=module load python", "--sbatch-options=--partition=plgrid", "--poll-seconds=15",
+        "--max-channels=4", "--callback-url=https://yaptide.example.org",
+    )  # fmt: skip
+
+    cluster = Cluster.objects.get()
+    assert (cluster.ssh_host, cluster.ssh_port, cluster.poll_seconds, cluster.max_channels) == (
+        "127.0.0.1",
+        2222,
+        15,
+        4,
+    )
+    assert cluster.reachable and cluster.prelude == "module load python"
+
+
+@pytest.mark.parametrize(
+    ("option", "error"),
+    [
+        ("--poll-seconds=5", "at least 10"),
+        ("--sbatch-options=--wrap=x", "not allowed"),
+        ("--max-channels=0", "max_channels"),
+    ],
+)
+def test_add_cluster_refuses_unusable_settings(option, error):
+    with pytest.raises(CommandError, match=error):
+        run("add_cluster", "ares", option)
+    assert not Cluster.objects.exists()

@@ -33,3 +33,6 @@ def test_results_written_by_workers_are_linked_to_their_simulation_and_tasks(cel
         admin_client.get(reverse("admin:django_celery_results_taskresult_change", args=[merge.pk])).content.decode()
     )
     assert f"[\n  {simulation.pk}\n]" in page and "simulations.merge_results" in page
+
+    found = admin_client.get(reverse("admin:django_celery_results_taskresult_changelist"), {"q": job_id})
+    assert found.content.decode().count(f">{job_id}</a>") == 3

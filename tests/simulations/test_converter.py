@@ -208,6 +208,12 @@ def test_a_rotated_box_is_refused_by_fluka():
     assert "rotated boxes are not supported for FLUKA" in _refused(fluka.convert, project).message
 
 
+@pytest.mark.parametrize("sim_type", ["fluka", "topas"])
+def test_a_beam_from_a_source_file_is_refused_where_it_cannot_be_used(sim_type):
+    project = _example("ui-ex4")
+    assert "a beam from a source file (sobp.dat) is not supported" in _refused(CONVERTERS[sim_type], project).message
+
+
 def test_topas_writes_the_beam_energy_and_histories():
     files = topas.convert(split_primaries(_example("ui-ex1"), 4))
     text = files["topas_config.txt"]
@@ -347,3 +353,66 @@ def test_fluka_positions_keep_every_digit_their_field_holds():
     # yaptide: "... 1.0 0.0 1.530E+01Dose_p5BjI" and "... 3.300E+00 ..."
     assert "USRBIN          11.0      DOSE     -21.0       1.0       0.0      15.3Dose_p5BjI" in cards
     assert "USRBIN           0.0       0.0       3.3       1.0       1.0     120.0&" in cards
+
+
+def test_a_beam_modulator_is_written_with_its_zone_and_file_and_a_ct_cube_is_refused():
+    project = _example("ui-ex1")
+    zone_uuid = project["zoneManager"]["zones"][0]["uuid"]
+    project["specialComponentsManager"]["modulator"] = {
+        "geometryData": {"geometryType": "Zone", "parameters": {"zoneUuid": zone_uuid}},
+        "simulationMethod": "sampling",
+        "sourceFile": {"name": "mod062.cfg", "value": "modulator definition\n"},
+    }
+    files = shieldhit.convert(project)
+    assert files["mod062.cfg"] == "modulator definition\n"
+    lines = [line.split("!")[0].split() for line in files["beam.dat"].splitlines()]
+    assert [["USEBMOD", "1", "mod062.cfg"], ["BMODMC", "1"], ["BMODTRANS", "0"]] == [
+        line for line in lines if line and line[0].startswith(("USEBMOD", "BMOD"))
+    ]
+    assert "beam modulators are not supported by FLUKA" in _refused(fluka.convert, project).message
+    project["specialComponentsManager"]["CTCube"] = {"name": "CT"}
+    assert "CT cubes are not supported" in _refused(shieldhit.convert, project).message
+
+
+ODD_VALUES = [None, "x", "", [], {}, [1, 2], -1, 0, 1e308, True, 10**30, -5.5, {"a": 1}, [None, None, None]]
+
+
+def _paths(obj, prefix=()):
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            yield (*prefix, key)
+            yield from _paths(value, (*prefix, key))
+    elif isinstance(obj, list):
+        for index, value in enumerate(obj[:4]):
+            yield (*prefix, index)
+            yield from _paths(value, (*prefix, index))
+
+
+@pytest.mark.parametrize("name", ["ui-ex1", "ui-ex2", "ui-ex6", "conv-fluka-project"])
+def test_a_malformed_project_is_invalid_input_never_a_crash(name):
+    """Seeded mutations of real projects (odd types, huge numbers, missing keys): every converter either
+    converts or raises InvalidInput, so the API answers 400 and never 500."""
+    import random
+
+    project = _example(name)
+    paths = [path for path in _paths(project) if "viewManager" not in path and "sourceFile" not in path]
+    rng = random.Random(name)
+    for _ in range(400):
+        mutated = copy.deepcopy(project)
+        for _ in range(rng.randint(1, 3)):
+            *parents, last = rng.choice(paths)
+            target = mutated
+            try:
+                for key in parents:
+                    target = target[key]
+                if isinstance(target, dict) and rng.random() < 0.2:
+                    target.pop(last, None)
+                else:
+                    target[last] = copy.deepcopy(rng.choice(ODD_VALUES))
+            except (KeyError, IndexError, TypeError):
+                continue
+        for convert in CONVERTERS.values():
+            try:
+                convert(split_primaries(mutated, 3))
+            except InvalidInput:
+                pass

@@ -32,9 +32,10 @@ def stack(tmp_path):
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    session = requests.Session()
-    login = session.post(f"{web.base}/api/auth/login/", json={"username": "physicist", "password": password})
+    login = requests.post(f"{web.base}/api/auth/login/", json={"username": "physicist", "password": password})
     assert login.status_code == 200, login.text
+    session = requests.Session()  # a script's session: the access token as a Bearer header, no cookies
+    session.headers["Authorization"] = f"Bearer {login.json()['access']}"
     workers = []
 
     def start_worker(**extra):

@@ -188,6 +188,10 @@ def test_a_shieldhit_job_runs_the_executable_on_the_workers_and_merges(celery_wo
 
 
 def test_a_task_over_the_time_limit_is_failed_with_a_log(celery_workers, api_client):
+    # The tasks are registered in the sending process too, as in the web server: its own (long) limits must not
+    # travel in the message.
+    import simulations.tasks  # noqa: F401
+
     celery_workers.start(concurrency=1, SIMULATION_TIME_LIMIT_SECONDS="5")
     job_id = submit_dummy(api_client, ntasks=1, dummy={"seconds": 120})
 

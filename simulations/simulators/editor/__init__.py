@@ -35,6 +35,38 @@ def _get(obj: dict, key: str, path: str):
     return obj[key]
 
 
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _item(value, path: str) -> dict:
+    """An element of a list that must be an object."""
+    if not isinstance(value, dict):
+        raise _fail(path, f"must be an object, got {_shown(value)}")
+    return value
+
+
+def _text(obj: dict, key: str, path: str, default: str | None = None) -> str:
+    """A name, uuid or keyword: text (a number is taken as its text); InvalidInput for anything else."""
+    if default is not None and (not isinstance(obj, dict) or obj.get(key) is None):
+        return default
+    value = _get(obj, key, path)
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise _fail(f"{path}.{key}" if path else key, f"must be text, got {_shown(value)}")
+    return str(value)
+
+
+def _section(obj: dict, key: str, path: str) -> dict:
+    """An optional object (a manager, physic): {} when absent; InvalidInput when it is not an object."""
+    value = obj.get(key) if isinstance(obj, dict) else None
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _fail(f"{path}.{key}" if path else key, f"must be an object, got {_shown(value)}")
+    return value
+
+
 def _dict(obj: dict, key: str, path: str) -> dict:
     value = _get(obj, key, path)
     if not isinstance(value, dict):
@@ -56,7 +88,7 @@ def _number(obj: dict, key: str, path: str, default: float | None = None) -> flo
         return default
     value = _get(obj, key, path)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise _fail(f"{path}.{key}", f"must be a number, got {value!r}")
+        raise _fail(f"{path}.{key}", f"must be a number, got {_shown(value)}")
     return value
 
 
@@ -240,9 +272,10 @@ class Project:
 
 
 def _solid(geometry: dict, path: str) -> Solid:
-    kind = FIGURE_KINDS.get(_get(geometry, "geometryType", path))
+    geometry_type = _text(geometry, "geometryType", path)
+    kind = FIGURE_KINDS.get(geometry_type)
     if kind is None:
-        raise _fail(f"{path}.geometryType", f"figure type {geometry['geometryType']!r} is not supported")
+        raise _fail(f"{path}.geometryType", f"figure type {geometry_type!r} is not supported")
     params = _dict(geometry, "parameters", path)
     return Solid(
         kind=kind,
@@ -254,22 +287,21 @@ def _solid(geometry: dict, path: str) -> Solid:
 
 
 def _material(entry: dict, path: str) -> Material:
-    if not isinstance(entry, dict):
-        raise _fail(path, "must be an object")
+    _item(entry, path)
     icru = _number(entry, "icru", path)
     if icru != int(icru):
         raise _fail(f"{path}.icru", f"must be a whole number, got {icru!r}")
     density = entry.get("density")
     if density is not None:
         density = _number(entry, "density", path)
-    excitation = entry.get("averageIonisationPotential")
+    excitation = _number(entry, "averageIonisationPotential", path, default=-1.0)
     return Material(
-        uuid=str(_get(entry, "uuid", path)),
-        name=str(entry.get("name") or ""),
-        sanitized_name=str(entry.get("sanitizedName") or ""),
+        uuid=_text(entry, "uuid", path),
+        name=_text(entry, "name", path, default=""),
+        sanitized_name=_text(entry, "sanitizedName", path, default=""),
         icru=int(icru),
         density=density,
-        mean_excitation=float(excitation) if isinstance(excitation, int | float) else None,
+        mean_excitation=excitation if excitation >= 0 else None,
     )
 
 
@@ -278,24 +310,24 @@ def _custom_material(entry: dict, path: str) -> tuple[Material | None, bool]:
     custom = entry.get("customMaterial")
     if not isinstance(custom, dict) or "materialPropertiesOverrides" not in entry:
         return None, False
-    overrides = entry.get("materialPropertiesOverrides") or {}
+    overrides = _section(entry, "materialPropertiesOverrides", path)
     base = _material(custom, f"{path}.customMaterial")
-    density = overrides.get("density", base.density) if isinstance(overrides, dict) else base.density
-    if density is not None and (isinstance(density, bool) or not isinstance(density, int | float)):
-        raise _fail(f"{path}.materialPropertiesOverrides.density", f"must be a number, got {density!r}")
-    excitation = overrides.get("averageIonisationPotential") if isinstance(overrides, dict) else None
+    where = f"{path}.materialPropertiesOverrides"
+    density = _number(overrides, "density", where) if overrides.get("density") is not None else base.density
+    excitation = _number(overrides, "averageIonisationPotential", where, default=-1.0)
     material = Material(
         uuid=base.uuid,
         name=base.name,
         sanitized_name=base.sanitized_name,
         icru=base.icru,
         density=density,
-        mean_excitation=float(excitation) if isinstance(excitation, int | float) else base.mean_excitation,
+        mean_excitation=excitation if excitation >= 0 else base.mean_excitation,
     )
-    return material, bool(isinstance(overrides, dict) and overrides.get("customStoppingPower"))
+    return material, bool(overrides.get("customStoppingPower"))
 
 
 def _zone(entry: dict, path: str, figure_index: dict[str, int]) -> Zone:
+    _item(entry, path)
     operations = []
     for group_number, group in enumerate(_list(entry, "unionOperations", path)):
         if not isinstance(group, list):
@@ -303,10 +335,10 @@ def _zone(entry: dict, path: str, figure_index: dict[str, int]) -> Zone:
         items = []
         for item_number, operation in enumerate(group):
             where = f"{path}.unionOperations[{group_number}][{item_number}]"
-            mode = _get(operation, "mode", where)
+            mode = _text(_item(operation, where), "mode", where)
             if mode not in ("union", "intersection", "subtraction"):
                 raise _fail(f"{where}.mode", f"must be union, intersection or subtraction, got {mode!r}")
-            uuid = _get(operation, "objectUuid", where)
+            uuid = _text(operation, "objectUuid", where)
             if uuid not in figure_index:
                 raise _fail(f"{where}.objectUuid", f"figure {uuid!r} is not in figureManager.figures")
             items.append((mode, figure_index[uuid]))
@@ -315,10 +347,10 @@ def _zone(entry: dict, path: str, figure_index: dict[str, int]) -> Zone:
         raise _fail(f"{path}.unionOperations", "has no figures")
     custom, stopping_power = _custom_material(entry, path)
     return Zone(
-        uuid=str(_get(entry, "uuid", path)),
-        name=str(entry.get("name") or ""),
+        uuid=_text(entry, "uuid", path),
+        name=_text(entry, "name", path, default=""),
         operations=operations,
-        material_uuid=str(_get(entry, "materialUuid", path)),
+        material_uuid=_text(entry, "materialUuid", path),
         custom=custom,
         custom_stopping_power=stopping_power,
     )
@@ -331,7 +363,7 @@ def _particle(beam: dict) -> Particle:
         id=int(particle_id),
         a=int(_number(particle, "a", "beam.particle", default=1)),
         z=int(_number(particle, "z", "beam.particle", default=1)),
-        name=str(particle.get("name") or ""),
+        name=_text(particle, "name", "beam.particle", default=""),
     )
 
 
@@ -346,59 +378,66 @@ def _beam(project: dict) -> Beam:
     direction = _vector(beam, "direction", "beam", default=(0.0, 0.0, 1.0))
     if not any(direction):
         raise _fail("beam.direction", "must not be the zero vector")
-    source_type = beam.get("sourceType") or beam.get("beamSourceType") or "simple"
+    source_type = _text(beam, "sourceType", "beam", default="")
+    source_type = source_type or _text(beam, "beamSourceType", "beam", default="simple")
     return Beam(
         particle=_particle(beam),
         energy=_number(beam, "energy", "beam"),
         energy_spread=_number(beam, "energySpread", "beam", default=0.0),
-        energy_unit=beam.get("energyUnit"),
+        energy_unit=_text(beam, "energyUnit", "beam", default="") or None,
         low_cutoff=_number(beam, "energyLowCutoff", "beam") if has_cutoffs else None,
         high_cutoff=_number(beam, "energyHighCutoff", "beam") if has_cutoffs else None,
         number_of_particles=int(count),
         position=_vector(beam, "position", "beam"),
         direction=direction,
-        sigma=beam.get("sigma") if isinstance(beam.get("sigma"), dict) else None,
-        sad=beam.get("sad") if isinstance(beam.get("sad"), dict) else None,
+        sigma=_section(beam, "sigma", "beam") or None,
+        sad=_section(beam, "sad", "beam") or None,
         source_type=str(source_type),
-        source_file=beam.get("sourceFile") if isinstance(beam.get("sourceFile"), dict) else {},
+        source_file=_section(beam, "sourceFile", "beam"),
     )
 
 
 def _detector(entry: dict, path: str) -> Detector:
-    geometry = _dict(entry, "geometryData", path)
-    kind = _get(geometry, "geometryType", f"{path}.geometryData")
+    geometry = _dict(_item(entry, path), "geometryData", path)
+    kind = _text(geometry, "geometryType", f"{path}.geometryData")
     if kind not in DETECTOR_KINDS:
         raise _fail(f"{path}.geometryData.geometryType", f"detector type {kind!r} is not supported")
     return Detector(
-        uuid=str(_get(entry, "uuid", path)),
-        name=str(entry.get("name") or ""),
+        uuid=_text(entry, "uuid", path),
+        name=_text(entry, "name", path, default=""),
         kind=kind,
         position=_vector(geometry, "position", f"{path}.geometryData", default=(0.0, 0.0, 0.0)),
         rotation=_vector(geometry, "rotation", f"{path}.geometryData", default=(0.0, 0.0, 0.0)),
-        params=geometry.get("parameters") if isinstance(geometry.get("parameters"), dict) else {},
+        params=_section(geometry, "parameters", f"{path}.geometryData"),
         path=path,
     )
 
 
 def _filter(entry: dict, path: str) -> Filter:
-    name = str(_get(entry, "name", path))
+    name = _text(_item(entry, path), "name", path)
+    uuid = _text(entry, "uuid", path)
     if isinstance(entry.get("rules"), list):
         rules = []
         for number, rule in enumerate(entry["rules"]):
             where = f"{path}.rules[{number}]"
-            keyword, operator = str(_get(rule, "keyword", where)), str(_get(rule, "operator", where))
-            rules.append((keyword, operator, _get(rule, "value", where)))
-        return Filter(uuid=str(_get(entry, "uuid", path)), name=name, rules=rules, particle_id=None, path=path)
+            keyword, operator = _text(_item(rule, where), "keyword", where), _text(rule, "operator", where)
+            value = _get(rule, "value", where)
+            if isinstance(value, bool) or not isinstance(value, int | float | str):
+                raise _fail(f"{where}.value", f"must be a number, got {_shown(value)}")
+            rules.append((keyword, operator, value))
+        return Filter(uuid=uuid, name=name, rules=rules, particle_id=None, path=path)
     if isinstance(entry.get("particle"), dict):
         particle_id = int(_number(entry["particle"], "id", f"{path}.particle"))
-        return Filter(uuid=str(_get(entry, "uuid", path)), name=name, rules=None, particle_id=particle_id, path=path)
-    return Filter(uuid=str(_get(entry, "uuid", path)), name=name, rules=None, particle_id=None, path=path)
+        return Filter(uuid=uuid, name=name, rules=None, particle_id=particle_id, path=path)
+    return Filter(uuid=uuid, name=name, rules=None, particle_id=None, path=path)
 
 
 def _modifier(entry: dict, path: str) -> Modifier:
-    bins = _number(entry, "binsNumber", path)
+    bins = _number(_item(entry, path), "binsNumber", path)
+    if bins != int(bins) or bins < 1:
+        raise _fail(f"{path}.binsNumber", f"must be a whole number >= 1, got {bins!r}")
     return Modifier(
-        diff_type=str(_get(entry, "diffType", path)),
+        diff_type=_text(entry, "diffType", path),
         lower=_number(entry, "lowerLimit", path),
         upper=_number(entry, "upperLimit", path),
         bins=int(bins),
@@ -415,8 +454,9 @@ def parse(project: dict) -> Project:
     figure_list = _list(_dict(project, "figureManager", ""), "figures", "figureManager")
     for number, entry in enumerate(figure_list):
         path = f"figureManager.figures[{number}]"
-        solid = _solid(_dict(entry, "geometryData", path), f"{path}.geometryData")
-        figures.append(Figure(uuid=str(_get(entry, "uuid", path)), name=str(entry.get("name") or ""), solid=solid))
+        solid = _solid(_dict(_item(entry, path), "geometryData", path), f"{path}.geometryData")
+        uuid, name = _text(entry, "uuid", path), _text(entry, "name", path, default="")
+        figures.append(Figure(uuid=uuid, name=name, solid=solid))
     figure_index = {figure.uuid: index for index, figure in enumerate(figures)}
 
     zone_manager = _dict(project, "zoneManager", "")
@@ -428,7 +468,7 @@ def parse(project: dict) -> Project:
     world_custom, _ = _custom_material(world_entry, "zoneManager.worldZone")
     world = World(
         solid=_solid(_dict(world_entry, "geometryData", "zoneManager.worldZone"), "zoneManager.worldZone.geometryData"),
-        material_uuid=str(_get(world_entry, "materialUuid", "zoneManager.worldZone")),
+        material_uuid=_text(world_entry, "materialUuid", "zoneManager.worldZone"),
         custom=world_custom,
     )
     materials = [
@@ -438,9 +478,11 @@ def parse(project: dict) -> Project:
 
     detectors = [
         _detector(entry, f"detectorManager.detectors[{number}]")
-        for number, entry in enumerate(_list(project.get("detectorManager") or {}, "detectors", "", required=False))
+        for number, entry in enumerate(
+            _list(_section(project, "detectorManager", ""), "detectors", "detectorManager", required=False)
+        )
     ]
-    scoring = project.get("scoringManager") or {}
+    scoring = _section(project, "scoringManager", "")
     filters = [
         _filter(entry, f"scoringManager.filters[{number}]")
         for number, entry in enumerate(_list(scoring, "filters", "scoringManager", required=False))
@@ -450,20 +492,20 @@ def parse(project: dict) -> Project:
     outputs = []
     for number, entry in enumerate(_list(scoring, "outputs", "scoringManager", required=False)):
         path = f"scoringManager.outputs[{number}]"
-        detector_uuid = entry.get("detectorUuid") if isinstance(entry, dict) else None
+        detector_uuid = _text(_item(entry, path), "detectorUuid", path)
         if detector_uuid not in by_detector:
             raise _fail(f"{path}.detectorUuid", f"detector {detector_uuid!r} is not in detectorManager.detectors")
         quantities = []
         for q_number, quantity in enumerate(_list(entry, "quantities", path, required=False)):
             where = f"{path}.quantities[{q_number}]"
-            filter_uuid = quantity.get("filter") if isinstance(quantity, dict) else None
+            filter_uuid = _text(_item(quantity, where), "filter", where, default="")
             if filter_uuid and filter_uuid not in by_filter:
                 raise _fail(f"{where}.filter", f"filter {filter_uuid!r} is not in scoringManager.filters")
             quantities.append(
                 Quantity(
-                    uuid=str(quantity.get("uuid") or ""),
-                    name=str(_get(quantity, "name", where)),
-                    keyword=str(_get(quantity, "keyword", where)),
+                    uuid=_text(quantity, "uuid", where, default=""),
+                    name=_text(quantity, "name", where),
+                    keyword=_text(quantity, "keyword", where),
                     filter=by_filter.get(filter_uuid) if filter_uuid else None,
                     modifiers=[
                         _modifier(item, f"{where}.modifiers[{m_number}]")
@@ -473,12 +515,14 @@ def parse(project: dict) -> Project:
                     path=where,
                 )
             )
-        name = str(_get(entry, "name", path))
+        name = _text(entry, "name", path)
         outputs.append(Output(name=name, detector=by_detector[detector_uuid], quantities=quantities, path=path))
-    special = project.get("specialComponentsManager") or {}
-    modulator = special.get("modulator") if isinstance(special.get("modulator"), dict) else None
+    special = _section(project, "specialComponentsManager", "")
+    modulator = _section(special, "modulator", "specialComponentsManager") or None
+    if special.get("CTCube"):
+        raise _fail("specialComponentsManager.CTCube", "CT cubes are not supported by the converters")
     parsed = Project(
-        title=str((project.get("project") or {}).get("title") or ""),
+        title=_text(_section(project, "project", ""), "title", "project", default=""),
         figures=figures,
         zones=zones,
         world=world,
@@ -487,7 +531,7 @@ def parse(project: dict) -> Project:
         detectors=detectors,
         filters=filters,
         outputs=outputs,
-        physic=project.get("physic") if isinstance(project.get("physic"), dict) else {},
+        physic=_section(project, "physic", ""),
         modulator=modulator,
         raw=project,
     )
@@ -554,3 +598,18 @@ def check_solid_cylinder(solid: Solid, label: str) -> None:
 def fail(path: str, reason: str) -> InvalidInput:
     """An InvalidInput for a field of the editor project."""
     return _fail(path, reason)
+
+
+def number_at(obj: dict, key: str, path: str, default: float | None = None) -> float:
+    """A number of the editor project (`default` when absent); InvalidInput for anything else."""
+    return _number(obj, key, path, default)
+
+
+def text_at(obj: dict, key: str, path: str, default: str | None = None) -> str:
+    """A name or keyword of the editor project (`default` when absent); InvalidInput for anything else."""
+    return _text(obj, key, path, default)
+
+
+def section_at(obj: dict, key: str, path: str) -> dict:
+    """An optional object of the editor project ({} when absent); InvalidInput when it is not an object."""
+    return _section(obj, key, path)

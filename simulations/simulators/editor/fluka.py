@@ -20,8 +20,10 @@ from . import (
     Solid,
     check_solid_cylinder,
     fail,
+    number_at,
     parse,
     rotate,
+    text_at,
 )
 
 LABEL = "FLUKA"
@@ -80,6 +82,8 @@ def card(name: str, whats: list = (), sdum: str = "") -> str:
 def fit(value: float, width: int) -> float:
     """The value rounded so its text (a minus sign counted, a plus sign not) fits `width` characters."""
     value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{value} is not a finite number")
     if value == 0:
         return 0.0
     decimals = width - 1 - (1 if value < 0 else 0) - max(len(str(int(abs(value)))), 1)
@@ -88,9 +92,19 @@ def fit(value: float, width: int) -> float:
     return round(value, decimals)
 
 
+def _fitted(value: float, path: str) -> float:
+    """The value rounded to a 10-character WHAT; InvalidInput when it cannot fit."""
+    try:
+        return fit(value, 10)
+    except ValueError:
+        raise fail(path, f"the number {value} is too big for {LABEL}'s 10-character fields") from None
+
+
 def _fit10(value: float) -> float:
     """A coordinate for a 10-character WHAT: rounded to fit, so it keeps all the digits the field can hold
     (yaptide prints such values with 4 significant digits, 1.530E+01 for 15.299999999999999)."""
+    if not math.isfinite(value):
+        raise fail("detectorManager", f"a detector coordinate is not a finite number ({value})")
     try:
         return fit(value, 10)
     except ValueError:
@@ -119,12 +133,14 @@ def _beam_cards(project: Project) -> list[str]:
         energy = beam.energy_per_nucleon(energy)  # FLUKA takes heavy-ion energies per nucleon
     elif nucleons > 1 and beam.energy_unit != "MeV":
         energy *= nucleons  # the editor's number is per nucleon; FLUKA wants the total
-    gev = fit(-energy / 1000, 10)
+    gev = _fitted(-energy / 1000, "beam.energy")
     sigma = beam.sigma or {"type": "Gaussian", "x": 0, "y": 0}
-    kind, x, y = sigma.get("type"), sigma.get("x") or 0, sigma.get("y") or 0
+    kind = text_at(sigma, "type", "beam.sigma", default="")
+    x, y = number_at(sigma, "x", "beam.sigma", default=0), number_at(sigma, "y", "beam.sigma", default=0)
     if kind == "Gaussian":
         # The editor's sigma; FLUKA's negative WHAT(4,5) are the FWHM of the Gaussian.
-        shape = [fit(-abs(x) * GAUSSIAN_FWHM_PER_SIGMA, 10), fit(-abs(y) * GAUSSIAN_FWHM_PER_SIGMA, 10), -1.0]
+        fwhm = [_fitted(-abs(value) * GAUSSIAN_FWHM_PER_SIGMA, "beam.sigma") for value in (x, y)]
+        shape = [*fwhm, -1.0]
     elif kind == "Flat circular":
         shape = [y, x, -1.0]
     elif kind == "Flat square":
@@ -295,7 +311,8 @@ def _filter_target(item: Filter, path: str) -> tuple[str | None, float | None]:
             raise fail(f"{item.path}.particle.id", f"particle {item.particle_id} cannot be filtered in {LABEL}")
         return PARTICLES[item.particle_id][0], None
     rules = {keyword: value for keyword, operator, value in item.rules or [] if operator == "=="}
-    if item.rules and len(rules) == len(item.rules) and set(rules) <= {"Z", "A"}:
+    numeric = all(isinstance(value, int | float) and value == int(value) for value in rules.values())
+    if item.rules and len(rules) == len(item.rules) and set(rules) <= {"Z", "A"} and numeric:
         return None, -(100 * rules.get("Z", 0) + 100000 * rules.get("A", 0))
     raise fail(path, f"filter {item.name!r} cannot be applied in {LABEL}: only particle filters or Z/A == rules")
 
@@ -360,6 +377,10 @@ def _scoring(project: Project) -> list[str]:
 def convert(project: dict) -> dict[str, str]:
     """FLUKA input files (name -> text) for an editor project; InvalidInput for what it cannot express."""
     parsed = parse(project)
+    if parsed.modulator:
+        raise fail("specialComponentsManager.modulator", f"beam modulators are not supported by {LABEL}")
+    if parsed.beam.source_type == "file":
+        raise fail("beam.sourceType", f"a beam from a source file (sobp.dat) is not supported by {LABEL}")
     materials = Materials(parsed)
     lines = [
         "TITLE",

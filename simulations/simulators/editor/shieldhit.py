@@ -6,6 +6,7 @@ AND-only pieces, then the wrapper zone. Media are counted over mat.dat's entries
 """
 
 import math
+import re
 
 from . import (
     BLACK_HOLE_ICRU,
@@ -19,8 +20,11 @@ from . import (
     Solid,
     check_solid_cylinder,
     fail,
+    number_at,
     parse,
     rotate,
+    section_at,
+    text_at,
 )
 
 LABEL = "SHIELD-HIT12A"
@@ -66,6 +70,8 @@ def raw(value) -> str:
 def fit(value: float, width: int = 10) -> str:
     """The number rounded so it fits `width` characters, printed as Python's shortest float repr."""
     value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{value} is not a finite number")
     if value == 0:
         return "0.0"
     integer_digits = max(len(str(int(abs(value)))), 1)
@@ -128,13 +134,14 @@ def _beam_dat(project: Project) -> tuple[str, dict[str, str]]:
         f"BEAMDIR         {theta!r} {phi!r} ! Direction of the beam",
         f"BEAMSIGMA       {_sigma(beam)}  ! Beam extension",
         _sad(beam),
-        f"DELTAE          {raw(physic.get('energyLoss', 0.03))}   ! relative mean energy loss per transportation step",
+        f"DELTAE          {raw(number_at(physic, 'energyLoss', 'physic', default=0.03))}   "
+        "! relative mean energy loss per transportation step",
     ]
     if beam.source_type == "file":
-        text = beam.source_file.get("value")
-        if not isinstance(text, str) or not text.strip():
+        content = beam.source_file.get("value")
+        if not isinstance(content, str) or not content.strip():
             raise fail("beam.sourceFile.value", "a beam of sourceType 'file' needs the source file's text")
-        extra["sobp.dat"] = text
+        extra["sobp.dat"] = content
         lines.append("USECBEAM   sobp.dat   ! Use custom beam source file")
     return "\n".join(lines) + "\n", extra
 
@@ -143,7 +150,7 @@ def _choice(physic: dict, key: str, table: dict[str, int]) -> int:
     value = physic.get(key)
     if value is None:
         return 2
-    if value not in table:
+    if not isinstance(value, str) or value not in table:
         raise fail(f"physic.{key}", f"must be one of {', '.join(table)}, got {value!r}")
     return table[value]
 
@@ -152,8 +159,8 @@ def _sigma(beam: Beam) -> str:
     sigma = beam.sigma
     if sigma is None:
         return "-0.1 0.1"
-    kind = sigma.get("type")
-    x, y = abs(sigma.get("x") or 0), abs(sigma.get("y") or 0)
+    kind = text_at(sigma, "type", "beam.sigma", default="")
+    x, y = abs(number_at(sigma, "x", "beam.sigma", default=0)), abs(number_at(sigma, "y", "beam.sigma", default=0))
     if kind == "Gaussian":
         return f"{raw(x)} {raw(y)}"
     if kind == "Flat square":
@@ -165,11 +172,12 @@ def _sigma(beam: Beam) -> str:
 
 def _sad(beam: Beam) -> str:
     sad = beam.sad or {"type": "none"}
-    kind = sad.get("type")
+    kind = text_at(sad, "type", "beam.sad", default="none")
     if kind == "double":
-        return f"BEAMSAD {raw(sad.get('x'))} {raw(sad.get('y'))}  ! BEAMSAD value [cm]"
+        x, y = number_at(sad, "x", "beam.sad"), number_at(sad, "y", "beam.sad")
+        return f"BEAMSAD {raw(x)} {raw(y)}  ! BEAMSAD value [cm]"
     if kind == "single":
-        return f"BEAMSAD {raw(sad.get('x'))}  ! BEAMSAD value [cm]"
+        return f"BEAMSAD {raw(number_at(sad, 'x', 'beam.sad'))}  ! BEAMSAD value [cm]"
     if kind in (None, "none"):
         return "! no BEAMSAD value"
     raise fail("beam.sad.type", f"must be none, single or double, got {kind!r}")
@@ -180,16 +188,17 @@ def _modulator_lines(project: Project, extra: dict[str, str]) -> list[str]:
     if not modulator:
         return ["! no beam modulator"]
     path = "specialComponentsManager.modulator"
-    zone_uuid = ((modulator.get("geometryData") or {}).get("parameters") or {}).get("zoneUuid")
-    zone = project.zone_index(zone_uuid, f"{path}.geometryData.parameters.zoneUuid") + 1
-    source = modulator.get("sourceFile") or {}
-    name, text = source.get("name"), source.get("value")
-    if not name or not isinstance(text, str):
-        raise fail(f"{path}.sourceFile", "a beam modulator needs its file's name and text")
-    method = modulator.get("simulationMethod", "modulus")
+    parameters = section_at(section_at(modulator, "geometryData", path), "parameters", f"{path}.geometryData")
+    where = f"{path}.geometryData.parameters"
+    zone = project.zone_index(text_at(parameters, "zoneUuid", where), f"{where}.zoneUuid") + 1
+    source = section_at(modulator, "sourceFile", path)
+    name, content = text_at(source, "name", f"{path}.sourceFile", default=""), source.get("value")
+    if not name or not isinstance(content, str) or "/" in name:
+        raise fail(f"{path}.sourceFile", "a beam modulator needs its file's name (a plain file name) and text")
+    method = text_at(modulator, "simulationMethod", path, default="modulus")
     if method not in ("modulus", "sampling"):
         raise fail(f"{path}.simulationMethod", f"must be modulus or sampling, got {method!r}")
-    extra[name] = text
+    extra[name] = content
     return [
         f"USEBMOD         {zone} {name} ! Zone# and file name for beam modulator",
         f"BMODMC          {1 if method == 'sampling' else 0} ! Beam modulator: 0-modulus, 1-sampling",
@@ -210,7 +219,7 @@ class Media:
         for material in project.materials:
             if material.icru in (BLACK_HOLE_ICRU, VACUUM_ICRU):
                 continue
-            self.by_uuid.setdefault(material.uuid, self._add(material, density=None))
+            self.by_uuid.setdefault(material.uuid, self._add(material, density=None, path=""))
         for index, zone in enumerate(project.zones):
             if zone.custom is not None:
                 if zone.custom_stopping_power:
@@ -218,17 +227,23 @@ class Media:
                         f"zoneManager.zones[{index}].materialPropertiesOverrides.customStoppingPower",
                         f"custom stopping power files are not supported by this {LABEL} converter",
                     )
-                self.by_zone[index] = self._add(zone.custom, density=zone.custom.density)
+                path = f"zoneManager.zones[{index}].materialPropertiesOverrides.density"
+                self.by_zone[index] = self._add(zone.custom, density=zone.custom.density, path=path)
         self.materials = {material.uuid: material for material in project.materials}
 
-    def _add(self, material: Material, *, density: float | None) -> int | None:
+    def _add(self, material: Material, *, density: float | None, path: str) -> int | None:
         if material.icru == BLACK_HOLE_ICRU:
             return 0
         if material.icru == VACUUM_ICRU:
             return VACUUM_ICRU
         lines = [f"MEDIUM {len(self.blocks) + 1}", f"ICRU {material.icru}"]
         if density is not None:
-            lines.append(f"RHO {fit(density)}")
+            if density <= 0:
+                raise fail(path, f"a density must be greater than 0, got {density!r}")
+            try:
+                lines.append(f"RHO {fit(density)}")
+            except ValueError:
+                raise fail(path, f"the density {density} does not fit mat.dat's 10 characters") from None
         self.blocks.append("\n".join(lines) + "\nEND\n")
         return len(self.blocks)
 
@@ -355,7 +370,8 @@ def _world_medium(project: Project, media: Media) -> int:
         if world.custom.icru in (BLACK_HOLE_ICRU, VACUUM_ICRU):
             return 0 if world.custom.icru == BLACK_HOLE_ICRU else VACUUM_ICRU
         if "world" not in media.by_uuid:
-            media.by_uuid["world"] = media._add(world.custom, density=world.custom.density)
+            path = "zoneManager.worldZone.materialPropertiesOverrides.density"
+            media.by_uuid["world"] = media._add(world.custom, density=world.custom.density, path=path)
         return media.by_uuid["world"]
     return media.of_material(world.material_uuid)
 
@@ -425,8 +441,6 @@ SETTING_KEYS = ("rescale", "offset", "primaries", "medium", "materialUuid")
 
 
 def _settings_name(quantity: Quantity, media: Media) -> str:
-    import re
-
     settings = quantity.raw
     name = quantity.name
     if re.fullmatch(r"Quantity(_\d+)?", name):

@@ -76,6 +76,8 @@ def convert(project: dict) -> dict[str, str]:
     """TOPAS input files (name -> text) for an editor project: yaptide's fixed proton setup with its energy."""
     parsed = parse(project)
     beam = parsed.beam
+    if beam.source_type == "file":
+        raise fail("beam.sourceType", "a beam from a source file (sobp.dat) is not supported by the TOPAS converter")
     if beam.particle.id != 2:
         reason = f"the TOPAS converter runs proton beams only (particle id 2), got {beam.particle.id}"
         raise fail("beam.particle.id", reason)

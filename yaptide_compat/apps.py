@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class YaptideCompatConfig(AppConfig):
+    name = "yaptide_compat"
+    verbose_name = "yaptide-compatible API"
