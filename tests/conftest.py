@@ -87,3 +87,21 @@ def chromium():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_FLAGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def eager_tasks(monkeypatch):
+    """Returns a switch that makes Celery tasks run inside the test at send time and store their results as a
+    worker would. The tasks' own store_eager_result is set too: Celery copies it from the configuration once,
+    when the app first hands out its tasks, so a later configuration change alone would not reach them."""
+    from yaptide_site.celery import app
+
+    def enable(*, propagate: bool) -> None:
+        names = ("task_always_eager", "task_store_eager_result", "task_eager_propagates")
+        for name in names:
+            monkeypatch.setitem(app.conf, name, app.conf[name])
+        app.conf.update(task_always_eager=True, task_store_eager_result=True, task_eager_propagates=propagate)
+        for task in app.tasks.values():
+            monkeypatch.setattr(task, "store_eager_result", True, raising=False)
+
+    return enable

@@ -23,14 +23,10 @@ from .pipeline_helpers import assert_merged
 
 
 @pytest.fixture
-def eager_celery(settings):
+def eager_celery(settings, eager_tasks):
     """Celery tasks run inside the test at send time, and store their results as a worker would."""
     settings.DUMMY_SECONDS_PER_MILLION = 0
-    names = ("task_always_eager", "task_store_eager_result", "task_eager_propagates")
-    saved = {name: app.conf[name] for name in names}
-    app.conf.update(task_always_eager=True, task_store_eager_result=True, task_eager_propagates=False)
-    yield
-    app.conf.update(saved)
+    eager_tasks(propagate=False)
 
 
 @pytest.fixture

@@ -32,17 +32,13 @@ from yaptide_site.celery import app
 
 
 @pytest.fixture
-def held_dispatch(monkeypatch, settings):
+def held_dispatch(monkeypatch, settings, eager_tasks):
     """Submitted jobs are not sent to a broker: the test runs their tasks itself, in-process and eagerly, and
     their results are stored in the result backend as a worker stores them."""
     settings.DUMMY_SECONDS_PER_MILLION = 0
     monkeypatch.setattr(CeleryBackend, "dispatch", lambda self, *, simulation_id, update_key: None)
     monkeypatch.setattr(CeleryBackend, "merge", lambda self, *, simulation_id: None)
-    names = ("task_always_eager", "task_store_eager_result", "task_eager_propagates")
-    saved = {name: app.conf[name] for name in names}
-    app.conf.update(task_always_eager=True, task_store_eager_result=True, task_eager_propagates=True)
-    yield
-    app.conf.update(saved)
+    eager_tasks(propagate=True)
 
 
 def _celery_id(simulation: Simulation, task_id: int) -> str:
