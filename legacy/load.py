@@ -21,6 +21,7 @@ from accounts.choices import AuthProvider
 from accounts.models import KeycloakUser, User, YaptideUser
 from clusters.models import Cluster
 from simulations.models import (
+    PLATFORM_CLASSES,
     BatchSimulation,
     BatchTask,
     CelerySimulation,
@@ -51,8 +52,8 @@ BATCH_HOOKS: list[Callable[[int], None]] = []
 # Compressed payload bytes one simulation batch aims at; batches shrink below --batch-size to stay near it.
 PAYLOAD_BUDGET = 64 * 1024 * 1024
 
-SIMULATION_CLASS = {model.PLATFORM: model for model in (CelerySimulation, BatchSimulation)}
-TASK_CLASS = {model.PLATFORM: model for model in (CeleryTask, BatchTask)}
+SIMULATION_CLASS = {platform: classes[0] for platform, classes in PLATFORM_CLASSES.items()}
+TASK_CLASS = {platform: classes[1] for platform, classes in PLATFORM_CLASSES.items()}
 CHILD_FIELDS = {
     model: {field.attname for field in model._meta.local_concrete_fields}
     for model in (*SIMULATION_CLASS.values(), *TASK_CLASS.values())
