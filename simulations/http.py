@@ -242,7 +242,11 @@ def json_response(request, parts: list[Part], *, etag: str | None = None, status
 
 
 def _response(body: bytes, encoding: str, etag: str | None, status: int) -> HttpResponse:
-    response = HttpResponse(body, content_type="application/json", status=status)
+    return _with_headers(HttpResponse(body, content_type="application/json", status=status), encoding, etag)
+
+
+def _with_headers(response, encoding: str, etag: str | None):
+    """Content coding, caching and the ETag of the coding's representation, for whole and streamed bodies."""
     if encoding != "identity":
         response["Content-Encoding"] = encoding
     response["Vary"] = "Accept-Encoding, Cookie, Authorization"
@@ -318,11 +322,4 @@ def json_response_streamed(request, parts: Iterator[Part], *, etag: str | None =
     encoding = _choose_encoding(request)
     streams = {"zstd": _zstd_stream, "gzip": _gzip_stream}
     body = _coalesced(streams.get(encoding, _plain_stream)(rest))
-    response = StreamingHttpResponse(body, content_type="application/json")
-    if encoding != "identity":
-        response["Content-Encoding"] = encoding
-    response["Vary"] = "Accept-Encoding, Cookie, Authorization"
-    response["Cache-Control"] = "private, no-cache"
-    if etag is not None:
-        response["ETag"] = etag if encoding == "identity" else f'{etag[:-1]}-{encoding}"'
-    return response
+    return _with_headers(StreamingHttpResponse(body, content_type="application/json"), encoding, etag)

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand
 
 from accounts.management.commands._helpers import service_errors
-from clusters.services import cluster_create
+from clusters.services import SSH_FIELDS, cluster_create
 from yaptide_site.audit import ADDITION, audit_command
 
 
@@ -26,19 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("--callback-url", dest="callback_url", help="backend URL as compute nodes reach it")
 
     def handle(self, *args, cluster_name, host_keys_file=None, **options):
-        settings = {
-            name: options.get(name)
-            for name in (
-                "ssh_host",
-                "ssh_port",
-                "prelude",
-                "scratch",
-                "sbatch_options",
-                "poll_seconds",
-                "max_channels",
-                "callback_url",
-            )
-        }
+        settings = {name: options.get(name) for name in SSH_FIELDS if name != "host_keys"}
         if host_keys_file:
             settings["host_keys"] = Path(host_keys_file).read_text()
         with service_errors():
