@@ -6,7 +6,9 @@ Importing codecs registers the `zjson` result serializer; importing heartbeat co
 import os
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
 from django.conf import settings
+from django.db import close_old_connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yaptide_site.settings")
 
@@ -23,3 +25,13 @@ def _embedded_broker_folder(sender, **kwargs) -> None:
     folder = (sender.conf.broker_transport_options or {}).get("data_folder_in")
     if settings.EMBEDDED_BROKER and folder:
         os.makedirs(folder, exist_ok=True)
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _close_old_connections(task=None, **kwargs) -> None:
+    """Around every task, the connections that CONN_MAX_AGE or an error has made obsolete are closed, the others
+    kept (CELERY_DB_REUSE_MAX stops Celery from closing them all); CONN_HEALTH_CHECKS tests a kept one before its
+    next query. Eager tasks run inside the caller's transaction and are left alone."""
+    if task is not None and not task.request.is_eager:
+        close_old_connections()
