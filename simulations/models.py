@@ -90,7 +90,11 @@ class Task(PolymorphicModel):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["simulation", "task_id"], name="task_unique_ordinal")]
-        indexes = [models.Index(fields=["task_state", "last_update_time"], name="task_state_last_update")]
+        indexes = [
+            models.Index(fields=["task_state", "last_update_time"], name="task_state_last_update"),
+            # Whether a job has unfinished or completed tasks is an index probe, however many tasks it has.
+            models.Index(fields=["simulation", "task_state"], name="task_simulation_state"),
+        ]
 
     def save(self, *args, **kwargs):
         if self.PLATFORM:

@@ -20,6 +20,7 @@ _ESTIMATOR = Estimator._meta.db_table
 _PAGE = Page._meta.db_table
 _TASK = Task._meta.db_table
 _TERMINAL = ("COMPLETED", "FAILED", "CANCELED")  # choices.TERMINAL_STATES (choices imports nothing from here)
+_UNFINISHED = ("UNKNOWN", "PENDING", "RUNNING")  # the task states before a terminal one
 
 WORKER_FIELDS = ("id", "job_id", "platform", "input_type", "job_state", "update_key_hash")
 OWNER_FIELDS = ("id", "job_id", "platform", "input_type", "job_state", "results_version")
@@ -86,7 +87,7 @@ def task_update_where(
     end_time: datetime | None = None,
     terminal: bool = False,
     job_not_in: Collection[str] = (),
-    count_others: bool = False,
+    ask_others: bool = False,
 ) -> Task | None:
     """One conditional UPDATE ... RETURNING of a task in one of `from_states`: the task rules of
     services.updates._task_changes written in SQL, so the row is read and written in one round trip.
@@ -94,8 +95,9 @@ def task_update_where(
     `to_state` (None keeps the state; `terminal` says whether it is final) replaces the state; primaries never
     go backwards (a COMPLETED task simulated at least what it was asked for); start and end time are set once
     (RUNNING sets the start, a final state the end); an ended task has no estimated time. With `job_not_in`,
-    a task whose job is in one of those states is not touched. With `count_others` the task also carries
-    `other_tasks`: how many other tasks the job has, how many of them have finished, and how many COMPLETED.
+    a task whose job is in one of those states is not touched. With `ask_others` the task also carries
+    `others_unfinished` and `others_completed`: whether another task of the job is unfinished, and whether
+    another has COMPLETED (two probes of the index task_simulation_state, however many tasks the job has).
     None when no row matched.
     """
     field = Task._meta.get_field
@@ -149,15 +151,12 @@ def task_update_where(
     attnames = [f.attname for f in Task._meta.concrete_fields]
     columns = ", ".join(f.column for f in Task._meta.concrete_fields)
     returning, returning_params = "", []
-    if count_others:
-        # The job's other tasks, counted in the same statement (unaffected by this row's change on both databases).
-        terminal, terminal_params = _in("task_state", _TERMINAL)
-        others = f"FROM {_TASK} WHERE simulation_id = %s AND task_id <> %s"
-        returning = (
-            f", (SELECT COUNT(*) {others}), (SELECT COUNT(*) {others} AND {terminal}), "
-            f"(SELECT COUNT(*) {others} AND task_state = 'COMPLETED')"
-        )
-        returning_params = [simulation_pk, task_id, simulation_pk, task_id, *terminal_params, simulation_pk, task_id]
+    if ask_others:
+        # The job's other tasks, asked in the same statement (this row is left out, so its change cannot matter).
+        unfinished, unfinished_params = _in("task_state", _UNFINISHED)
+        others = f"SELECT 1 FROM {_TASK} WHERE simulation_id = %s AND task_id <> %s"
+        returning = f", EXISTS ({others} AND {unfinished}), EXISTS ({others} AND task_state = 'COMPLETED')"
+        returning_params = [simulation_pk, task_id, *unfinished_params, simulation_pk, task_id]
     rows = fetch_all(
         f"UPDATE {_TASK} SET {', '.join(sets)} WHERE {where} RETURNING {columns}{returning}",
         params + returning_params,
@@ -165,8 +164,8 @@ def task_update_where(
     if not rows:
         return None
     task = to_model(Task, attnames, rows[0][: len(attnames)])
-    if count_others:
-        task.other_tasks = tuple(int(n) for n in rows[0][len(attnames) :])  # (all, finished, completed)
+    if ask_others:
+        task.others_unfinished, task.others_completed = (bool(flag) for flag in rows[0][len(attnames) :])
     return task
 
 

@@ -91,20 +91,23 @@ def advance_job_state(locked: Simulation, new_state: str | None, now: datetime, 
     return changes
 
 
-def job_state_derive(locked: Simulation, now: datetime, counts: dict[str, int] | None = None) -> None:
-    """Moves a locked, unfinished job to the state its tasks imply (`counts` of its task states, read here if not
-    given); the one move to MERGING_QUEUED starts the merge after commit (the state is in the database, so a
-    lost merge is sent again by the reaper)."""
-    if locked.job_state in TERMINAL_STATES:
-        return
-    if counts is None:
-        counts = dict(
-            Task.objects.filter(simulation_id=locked.pk).values_list("task_state").annotate(n=Count("id")).order_by()
-        )
-    moved = advance_job_state(locked, _job_state_from_tasks(counts), now)
+def job_state_advance(locked: Simulation, new_state: str | None, now: datetime) -> None:
+    """advance_job_state, where the one move to MERGING_QUEUED also starts the merge after commit (the state is
+    in the database, so a lost merge is sent again by the reaper)."""
+    moved = advance_job_state(locked, new_state, now)
     if moved.get("job_state") == JobState.MERGING_QUEUED:
         backend = backend_for(locked.platform)
         transaction.on_commit(lambda: backend.merge(simulation_id=locked.pk))
+
+
+def job_state_derive(locked: Simulation, now: datetime) -> None:
+    """Moves a locked, unfinished job to the state its tasks imply, counted here."""
+    if locked.job_state in TERMINAL_STATES:
+        return
+    counts = dict(
+        Task.objects.filter(simulation_id=locked.pk).values_list("task_state").annotate(n=Count("id")).order_by()
+    )
+    job_state_advance(locked, _job_state_from_tasks(counts), now)
 
 
 # For each state an update may send: the task states it leaves unchanged (same or higher rank, not final).
@@ -160,8 +163,9 @@ def _task_start(
 
 def _task_end(simulation: Simulation, task_id: int, update: TaskUpdate, now: datetime) -> Task | None:
     """Ends an unfinished task (a final state) under the job's lock, and derives the job state; None when the
-    task had already ended or does not exist."""
-    with transaction.atomic():
+    task had already ended or does not exist. Inside a caller's transaction it takes no savepoint (an error
+    here rolls that transaction back)."""
+    with transaction.atomic(savepoint=False):
         locked = sql.simulation_locked(simulation.pk)
         task = sql.task_update_where(
             simulation.pk,
@@ -170,20 +174,18 @@ def _task_end(simulation: Simulation, task_id: int, update: TaskUpdate, now: dat
             to_state=update.task_state,
             terminal=True,
             now=now,
-            count_others=True,
+            ask_others=True,
             **_sql_fields(update),
         )
         if task is not None:
             _store_celery_id(task, update)
-            others, finished, completed = task.other_tasks
-            completed += task.task_state == JobState.COMPLETED
-            # The task states that matter once a task has ended: how many are unfinished, failed or completed.
-            counts = {
-                JobState.RUNNING: others - finished,
-                JobState.COMPLETED: completed,
-                JobState.FAILED: others + 1 - (others - finished) - completed,
-            }
-            job_state_derive(locked, now, counts)
+            if task.others_unfinished:
+                new_state = JobState.RUNNING
+            elif task.others_completed or task.task_state == JobState.COMPLETED:
+                new_state = JobState.MERGING_QUEUED
+            else:
+                new_state = JobState.FAILED
+            job_state_advance(locked, new_state, now)
         return task
 
 
@@ -364,10 +366,11 @@ def simulation_apply_update(
 
     The states that follow from the task states are derived, never set: a job_state other than
     MERGING_RUNNING, COMPLETED or FAILED, or one sent before all the job's tasks ended, is a Conflict.
+    Returns the simulation row as it now is (the columns of its own table).
     """
     locked = sql.simulation_locked(simulation.pk)
     if locked.job_state in TERMINAL_STATES:
-        return Simulation.objects.get(pk=simulation.pk)
+        return locked
     if job_state is not None and job_state not in MERGE_OUTCOME_STATES:
         raise Conflict(f"job_state {job_state} follows from the task states and cannot be set", field="job_state")
     if job_state is not None and locked.job_state not in MERGING_STATES:
@@ -380,11 +383,14 @@ def simulation_apply_update(
     changes = advance_job_state(locked, job_state, now, end_time)
     if end_time is not None and locked.end_time is None and "end_time" not in changes:
         Simulation.objects.filter(pk=locked.pk).update(end_time=end_time)
+        changes["end_time"] = end_time
     batch_fields = {"job_dir": job_dir, "array_id": array_id, "collect_id": collect_id}
     batch_fields = {name: value for name, value in batch_fields.items() if value is not None}
     if batch_fields:
         BatchSimulation.objects.filter(pk=locked.pk).update(**batch_fields)
-    return Simulation.objects.get(pk=simulation.pk)
+    for name, value in changes.items():
+        setattr(locked, name, value)
+    return locked
 
 
 def tasks_redispatch_lost(*, lost_seconds: int) -> list[tuple[str, int]]:

@@ -104,3 +104,24 @@ def test_an_outage_while_tasks_run_loses_no_completed_result(stack):
     assert [task["task_state"] for task in body["tasks"]] == ["COMPLETED", "COMPLETED"]
     results = session.get(f"{web.base}/api/simulations/{job_id}/results/").json()["estimators"]
     assert [estimator["name"] for estimator in results] == ["z_profile"]
+
+
+def test_an_outage_when_tasks_finish_keeps_their_results_until_the_database_is_back(stack):
+    database, web, session, start_worker = stack
+    worker = start_worker()
+    job_id = submit(web, session, ntasks=2, seconds=3)
+    wait_for(
+        lambda: all(t["task_state"] == "RUNNING" for t in detail(web, session, job_id)["tasks"]),
+        timeout=60,
+        what="running",
+    )
+
+    database.stop()
+    wait_for(lambda: worker.log_path.read_bytes().count(b"storing its result in") >= 2, timeout=60, what="both waiting")
+    database.start()
+
+    body = wait_for(lambda: all_final(web, session, [job_id]), timeout=120, what="the job final")[0]
+    assert body["job_state"] == "COMPLETED"
+    assert [task["task_state"] for task in body["tasks"]] == ["COMPLETED", "COMPLETED"]
+    results = session.get(f"{web.base}/api/simulations/{job_id}/results/").json()["estimators"]
+    assert [estimator["name"] for estimator in results] == ["z_profile"]

@@ -60,9 +60,9 @@ def test_a_task_that_sends_no_progress_lives_in_at_most_7_queries(held_dispatch,
 
     celery_id = _celery_id(simulation, 1)
 
-    # The job with its input, the claim, the result, and the completion in a transaction: BEGIN, lock the job,
-    # update the task (counting the job's other tasks in the same statement), COMMIT. Django counts BEGIN and
-    # COMMIT as queries: 7 in all, within the 8 of issue 15.
+    # The job with its input, the claim, then the result and the completion in one transaction: BEGIN, store the
+    # result, lock the job, update the task (asking about the job's other tasks in the same statement), COMMIT.
+    # Django counts BEGIN and COMMIT as queries: 7 in all, within the 8 of issue 15.
     with django_assert_max_num_queries(7):
         _run(simulation, 1, celery_id)
 
