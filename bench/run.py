@@ -864,7 +864,7 @@ def markdown(report: dict) -> str:
             "",
             "Pipeline (real Celery worker, 2 pool processes, PostgreSQL + Redis; overhead = (wall - tasks x run time"
             " / 2) / tasks; queries as Django counts them in the worker, BEGIN and COMMIT included; commit = the"
-            " database's latency of one durable commit, measured after the job: a task commits 3 times):",
+            " database's latency of one durable commit, measured after the job: a task commits twice):",
             "",
             "| job | state | wall s | ideal s | overhead ms/task | worker CPU ms/task "
             "| queries/task (with merge) | worker peak MB | merge s | commit ms | calib ms | load |",
