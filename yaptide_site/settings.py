@@ -332,11 +332,11 @@ CELERY_RESULT_EXPIRES = timedelta(days=env.int("CELERY_RESULT_DAYS", default=7))
 # No STARTED row in the result backend: the task row says RUNNING (2 queries a task saved).
 CELERY_TASK_TRACK_STARTED = False
 # No task events unless a monitor asks: Flower switches them on in the workers while it runs (enable_events).
-# Sent always, they were a tenth of a short task's worker time (bench: pipeline).
+# Sent always, they were 11% of a short task's worker CPU (bench: pipeline).
 CELERY_WORKER_SEND_TASK_EVENTS = False
 # Celery's Django fixup closes the database connection before and after every task unless this is set; then
 # yaptide_site/celery.py closes only the ones CONN_MAX_AGE or an error has made obsolete, as Django does
-# between requests. A new connection per task was a fifth of a short task's worker time.
+# between requests. A new connection per task was 14% of a short task's worker CPU.
 CELERY_DB_REUSE_MAX = 10**9
 CELERY_TIMEZONE = TIME_ZONE
 # Beat syncs CELERY_BEAT_SCHEDULE into django-celery-beat's tables; operators can change it in the admin.
