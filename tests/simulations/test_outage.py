@@ -85,43 +85,38 @@ def test_an_outage_while_workers_take_the_queued_tasks_loses_no_task(stack):
     assert all(task["task_state"] == "COMPLETED" for body in bodies for task in body["tasks"])
 
 
-def test_an_outage_while_tasks_run_loses_no_completed_result(stack):
+def outage_while_two_tasks_run(stack, *, seconds: float, sign: bytes, signs: int) -> str:
+    """A 2-task job running on a worker; the database stops until the worker's log shows `sign` `signs` times,
+    then starts again. Returns the job's id."""
     database, web, session, start_worker = stack
     worker = start_worker()
-    job_id = submit(web, session, ntasks=2, seconds=8)
+    job_id = submit(web, session, ntasks=2, seconds=seconds)
     wait_for(
         lambda: all(t["task_state"] == "RUNNING" for t in detail(web, session, job_id)["tasks"]),
         timeout=60,
         what="running",
     )
-
     database.stop()
-    wait_for(lambda: b"progress not written" in worker.log_path.read_bytes(), timeout=30, what="a heartbeat missed")
+    wait_for(lambda: worker.log_path.read_bytes().count(sign) >= signs, timeout=60, what=sign.decode())
     database.start()
+    return job_id
 
+
+def assert_completed_with_results(web, session, job_id: str) -> None:
     body = wait_for(lambda: all_final(web, session, [job_id]), timeout=120, what="the job final")[0]
     assert body["job_state"] == "COMPLETED"
     assert [task["task_state"] for task in body["tasks"]] == ["COMPLETED", "COMPLETED"]
     results = session.get(f"{web.base}/api/simulations/{job_id}/results/").json()["estimators"]
     assert [estimator["name"] for estimator in results] == ["z_profile"]
+
+
+def test_an_outage_while_tasks_run_loses_no_completed_result(stack):
+    job_id = outage_while_two_tasks_run(stack, seconds=8, sign=b"progress not written", signs=1)
+    _, web, session, _ = stack
+    assert_completed_with_results(web, session, job_id)
 
 
 def test_an_outage_when_tasks_finish_keeps_their_results_until_the_database_is_back(stack):
-    database, web, session, start_worker = stack
-    worker = start_worker()
-    job_id = submit(web, session, ntasks=2, seconds=3)
-    wait_for(
-        lambda: all(t["task_state"] == "RUNNING" for t in detail(web, session, job_id)["tasks"]),
-        timeout=60,
-        what="running",
-    )
-
-    database.stop()
-    wait_for(lambda: worker.log_path.read_bytes().count(b"storing its result in") >= 2, timeout=60, what="both waiting")
-    database.start()
-
-    body = wait_for(lambda: all_final(web, session, [job_id]), timeout=120, what="the job final")[0]
-    assert body["job_state"] == "COMPLETED"
-    assert [task["task_state"] for task in body["tasks"]] == ["COMPLETED", "COMPLETED"]
-    results = session.get(f"{web.base}/api/simulations/{job_id}/results/").json()["estimators"]
-    assert [estimator["name"] for estimator in results] == ["z_profile"]
+    job_id = outage_while_two_tasks_run(stack, seconds=3, sign=b"storing its result in", signs=2)
+    _, web, session, _ = stack
+    assert_completed_with_results(web, session, job_id)
