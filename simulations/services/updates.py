@@ -66,18 +66,25 @@ def _task_changes(task: Task, update: TaskUpdate, now: datetime) -> dict[str, An
     return changes
 
 
+def _implied_job_state(*, all_pending: bool, any_unfinished: bool, any_completed: bool) -> str:
+    """The job state that its task states imply (REFERENCE section 2, applied on every task update)."""
+    if all_pending:
+        return JobState.PENDING
+    if any_unfinished:
+        return JobState.RUNNING
+    return JobState.MERGING_QUEUED if any_completed else JobState.FAILED
+
+
 def _job_state_from_tasks(counts: dict[str, int]) -> str | None:
-    """The job state that the task states imply (REFERENCE section 2, applied on every task update)."""
+    """_implied_job_state from the counts of a job's task states; None for a job without tasks."""
     total = sum(counts.values())
     if not total:
         return None
-    if counts.get(JobState.PENDING, 0) == total:
-        return JobState.PENDING
-    if sum(counts.get(state, 0) for state in TERMINAL_STATES) < total:
-        return JobState.RUNNING
-    if counts.get(JobState.COMPLETED, 0):
-        return JobState.MERGING_QUEUED
-    return JobState.FAILED
+    return _implied_job_state(
+        all_pending=counts.get(JobState.PENDING, 0) == total,
+        any_unfinished=sum(counts.get(state, 0) for state in TERMINAL_STATES) < total,
+        any_completed=counts.get(JobState.COMPLETED, 0) > 0,
+    )
 
 
 def advance_job_state(locked: Simulation, new_state: str | None, now: datetime, end_time: datetime | None = None):
@@ -179,12 +186,11 @@ def _task_end(simulation: Simulation, task_id: int, update: TaskUpdate, now: dat
         )
         if task is not None:
             _store_celery_id(task, update)
-            if task.others_unfinished:
-                new_state = JobState.RUNNING
-            elif task.others_completed or task.task_state == JobState.COMPLETED:
-                new_state = JobState.MERGING_QUEUED
-            else:
-                new_state = JobState.FAILED
+            new_state = _implied_job_state(
+                all_pending=False,  # this task has just ended
+                any_unfinished=task.others_unfinished,
+                any_completed=task.others_completed or task.task_state == JobState.COMPLETED,
+            )
             job_state_advance(locked, new_state, now)
         return task
 
