@@ -13,10 +13,11 @@ from django.db import connection
 
 from yaptide_site.db import fetch_all, fetch_model, select_sql, to_model
 
-from .models import Estimator, Page, Simulation, Task
+from .models import Estimator, Input, Page, Simulation, Task
 
 _SIMULATION = Simulation._meta.db_table
 _ESTIMATOR = Estimator._meta.db_table
+_INPUT = Input._meta.db_table
 _PAGE = Page._meta.db_table
 _TASK = Task._meta.db_table
 _TERMINAL = ("COMPLETED", "FAILED", "CANCELED")  # choices.TERMINAL_STATES (choices imports nothing from here)
@@ -24,7 +25,12 @@ _UNFINISHED = ("UNKNOWN", "PENDING", "RUNNING")  # the task states before a term
 
 WORKER_FIELDS = ("id", "job_id", "platform", "input_type", "job_state", "update_key_hash")
 OWNER_FIELDS = ("id", "job_id", "platform", "input_type", "job_state", "results_version")
+RUN_FIELDS = ("id", "job_id", "platform", "sim_type", "input_type", "job_state")
 _WORKER_SQL = f"SELECT {', '.join(WORKER_FIELDS)} FROM {_SIMULATION} WHERE job_id = %s"
+_RUN_SQL = (
+    f"SELECT {', '.join(f's.{name}' for name in RUN_FIELDS)}, i.compressed_data FROM {_SIMULATION} s "
+    f"LEFT JOIN {_INPUT} i ON i.simulation_id = s.id WHERE s.id = %s"
+)
 _OWNER_SQL = f"SELECT {', '.join(OWNER_FIELDS)} FROM {_SIMULATION} WHERE user_id = %s AND job_id = %s"
 _PAGES_SQL = (
     f"SELECT e.id, e.name, e.file_name, e.compressed_data, p.compressed_data FROM {_ESTIMATOR} e "
@@ -189,6 +195,16 @@ def simulation_delete_cascading(pk: int) -> None:
 def simulation_for_worker(job_id: str) -> Simulation | None:
     """The simulation a worker names, with WORKER_FIELDS loaded."""
     return fetch_model(Simulation, _WORKER_SQL, [job_id], WORKER_FIELDS)
+
+
+def simulation_for_run(pk: int) -> tuple[Simulation, Input | None] | None:
+    """The simulation a task runs in (RUN_FIELDS loaded) and its input, in one statement; None if it is gone."""
+    rows = fetch_all(_RUN_SQL, [pk])
+    if not rows:
+        return None
+    *fields, blob = rows[0]
+    simulation = to_model(Simulation, RUN_FIELDS, fields)
+    return simulation, None if blob is None else Input(simulation=simulation, compressed_data=blob)
 
 
 def simulation_of_owner(user_id: int, job_id: str) -> Simulation | None:

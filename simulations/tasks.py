@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from . import runner, selectors, services
+from . import runner, selectors, services, sql
 from .choices import JobState
 from .execution.celery import MERGE_RESULTS, RUN_TASK, completed_task_results
 from .merge import EstimatorMerger
@@ -64,14 +64,15 @@ def run_task(self, simulation_pk: int, task_id: int) -> None:
     A run that does not happen (the task or job is gone, done or canceled) raises Ignore, so Celery stores
     nothing: a second delivery of a finished task never overwrites its result. Until the task is claimed,
     a database error retries the message with backoff instead of losing it. A task that sends no progress costs
-    7 queries and 2 commits from claim to COMPLETED: the job with its input, the claim, then one transaction of
-    BEGIN, the stored result, the job's lock, one UPDATE that also asks about the other tasks, and COMMIT.
+    7 queries and 2 commits from claim to COMPLETED: the job with its input (one statement), the claim, then one
+    transaction of BEGIN, the stored result, the job's lock, one UPDATE that also asks about the other tasks, and
+    COMMIT.
     """
-    task = None
+    task = simulation = input_row = None
     try:
-        simulation = Simulation.objects.non_polymorphic().select_related("input").filter(pk=simulation_pk).first()
         claim = TaskClaim.DONE
-        if simulation is not None:
+        if found := sql.simulation_for_run(simulation_pk):
+            simulation, input_row = found
             claim, task = services.task_claim_for_run(
                 simulation=simulation,
                 task_id=task_id,
@@ -89,7 +90,6 @@ def run_task(self, simulation_pk: int, task_id: int) -> None:
         raise self.retry(countdown=settings.TASK_LEASE_SECONDS, max_retries=None)
     if claim == TaskClaim.DONE:
         raise Ignore()
-    input_row = getattr(simulation, "input", None)
     estimators = runner.task_run(simulation, task_id, task=task, input_data=input_row.data if input_row else None)
     if estimators is None:  # canceled while it ran
         raise Ignore()
