@@ -68,7 +68,7 @@ def run_task(self, simulation_pk: int, task_id: int) -> None:
     transaction of BEGIN, the stored result, the job's lock, one UPDATE that also asks about the other tasks, and
     COMMIT.
     """
-    task = simulation = input_row = None
+    task = None
     try:
         claim = TaskClaim.DONE
         if found := sql.simulation_for_run(simulation_pk):

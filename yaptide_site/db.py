@@ -21,7 +21,7 @@ def fetch_all(sql: str, params: Sequence = ()) -> list[tuple]:
 
 
 def to_model(model: type[M], attnames: Sequence[str], row: Sequence) -> M:
-    """A model instance from a row of `attnames` columns (in any order), as the ORM would load it.
+    """A model instance from a row of `attnames` columns (in the model's field order), as the ORM would load it.
 
     SQLite hands back naive datetimes as strings; the backend's converter turns them into aware datetimes,
     as the ORM does, so the same code runs on SQLite and PostgreSQL.
@@ -33,10 +33,7 @@ def to_model(model: type[M], attnames: Sequence[str], row: Sequence) -> M:
             convert(value, None, connection) if isinstance(field, models.DateTimeField) else value
             for field, value in zip(fields, row, strict=True)
         ]
-    # from_db takes a partial row in the model's field order, whatever order the statement selected.
-    values = dict(zip(attnames, row, strict=True))
-    names = [field.attname for field in model._meta.concrete_fields if field.attname in values]
-    return model.from_db(connection.alias, names, [values[name] for name in names])
+    return model.from_db(connection.alias, list(attnames), row)
 
 
 def fetch_model(model: type[M], sql: str, params: Sequence, attnames: Sequence[str] | None = None) -> M | None:
