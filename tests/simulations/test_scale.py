@@ -224,6 +224,17 @@ def test_the_per_state_counts_follow_submits_state_changes_cancels_and_deletes(s
     assert _counted(other_user) == {JobState.PENDING: 1}
 
 
+def test_one_update_of_many_simulations_moves_only_the_counts_of_those_that_changed(submit, user, other_user):
+    made = [submit()[0] for _ in range(6)]
+    Simulation.objects.filter(pk=made[0].pk).update(job_state=JobState.FAILED)
+
+    Simulation.objects.filter(user=user).update(job_state=JobState.FAILED)  # five change, one stays
+    Simulation.objects.filter(pk__in=[made[1].pk, made[2].pk]).update(user=other_user)
+
+    assert _counted(user) == _actual(user) == {JobState.FAILED: 4}
+    assert _counted(other_user) == _actual(other_user) == {JobState.FAILED: 2}
+
+
 def test_the_list_count_comes_from_the_kept_counts_and_filters_match_it(api_client, submit, user):
     made = [submit()[0] for _ in range(5)]
     simulation_cancel(simulation=made[0])
