@@ -32,9 +32,8 @@ class SimType(models.TextChoices):
 
 
 TERMINAL_STATES = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.CANCELED})
-CANCELABLE_STATES = frozenset(
-    {JobState.UNKNOWN, JobState.PENDING, JobState.RUNNING, JobState.MERGING_QUEUED, JobState.MERGING_RUNNING}
-)
+UNFINISHED_STATES = frozenset(JobState) - TERMINAL_STATES
+CANCELABLE_STATES = UNFINISHED_STATES
 DELETABLE_STATES = TERMINAL_STATES
 # A job waits for its merge in these states, once all its tasks ended; only then can the merge step (our own,
 # or a batch job's collect job) set one of MERGE_OUTCOME_STATES. The other states follow from the task states.

@@ -27,6 +27,11 @@ class Simulation(PolymorphicModel):
     results_version = models.PositiveIntegerField(
         default=0, editable=False, help_text="Bumped by every results upload; part of the results ETag."
     )
+    stored_bytes = models.BigIntegerField(
+        db_default=0,
+        editable=False,
+        help_text="Compressed bytes of its input, results and logs, kept by database triggers.",
+    )
 
     class Meta:
         indexes = [
@@ -38,6 +43,11 @@ class Simulation(PolymorphicModel):
         # The discriminator follows the class, never input.
         if self.PLATFORM:
             self.platform = self.PLATFORM
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            # stored_bytes is the database's to keep: a save of a loaded row must not write back a stale figure.
+            kwargs["update_fields"] = [
+                f.name for f in self._meta.concrete_fields if not f.primary_key and f.name != "stored_bytes"
+            ]
         super().save(*args, **kwargs)
 
     def __str__(self):
@@ -188,12 +198,14 @@ class Logfiles(CompressedPayload):
 
 
 class SimulationCount(models.Model):
-    """How many simulations a user has in each job state, kept by database triggers (migration 0003) on every
-    insert, delete and state change of a simulation, so a list's count is a read of a few rows."""
+    """How many simulations a user has in each job state and the bytes they store, kept by database triggers
+    (migrations 0004 and 0007) on every write of a simulation or a payload, so a list's count and a submit's
+    storage check are reads of a few rows."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     job_state = models.CharField(max_length=16, choices=JobState.choices)
     count = models.BigIntegerField(default=0)
+    stored_bytes = models.BigIntegerField(db_default=0, help_text="The stored_bytes of these simulations, summed.")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "job_state"], name="simulation_count_unique")]

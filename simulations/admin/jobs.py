@@ -34,7 +34,7 @@ from ..models import (
 from ..selectors import TASK_STATUS_FIELDS, simulations_finished_before
 from ..services import simulation_cancel, simulation_delete, task_remove, update_key_issue
 from .display import admin_time, byte_size, duration_text, logfiles_display, pretty_json
-from .queries import storage_by_user, storage_parts, stored_total, task_counts
+from .queries import storage_by_user, storage_parts, task_counts
 
 
 def admin_link(obj, label=None) -> str:
@@ -243,7 +243,7 @@ class SimulationAdmin(PolymorphicParentModelAdmin):
         css = {"all": ["simulations/admin.css"]}
 
     def get_queryset(self, request):
-        return super().get_queryset(request).non_polymorphic().annotate(stored_bytes=stored_total())
+        return super().get_queryset(request).non_polymorphic()
 
     def get_urls(self):
         urls = [path("storage/", self.admin_site.admin_view(self.storage_view), name="simulations_storage_by_user")]

@@ -71,9 +71,3 @@ def _count_simulations():
         .annotate(n=Count("id"))
         .values("n")
     )
-
-
-def stored_total():
-    """All the stored bytes of a simulation, as one expression (computed only for the rows shown)."""
-    parts = list(storage_parts().values())
-    return parts[0] + parts[1] + parts[2]

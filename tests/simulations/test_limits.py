@@ -3,11 +3,14 @@
 import random
 
 import pytest
+from django.db.models.functions import Length
 
 from accounts.models import UserLimits
-from simulations.services import results_store, simulation_cancel
+from simulations import selectors
+from simulations.models import Estimator, Input, Logfiles, Page, Simulation, SimulationCount
+from simulations.services import logfiles_store, results_store, simulation_cancel, simulation_delete
 
-from ..factories import editor_project
+from ..factories import editor_project, result_estimator
 
 URL = "/api/simulations/"
 
@@ -111,3 +114,45 @@ def test_the_dummy_mesh_size_is_bounded_for_files_input_too(api_client):
     assert response.status_code == 400, response.content
     assert "DUMMY_MAX_BINS" in response.json()["message"]
     assert "input_files" in response.json()["errors"]
+
+
+# --- the stored bytes, kept by the database --------------------------------------------------------
+
+
+def _stored_now(simulations) -> dict[int, int]:
+    """Each simulation's stored bytes, added up afresh from its payloads."""
+    sizes = {simulation.pk: 0 for simulation in simulations}
+    for model, owner in ((Input, "simulation_id"), (Estimator, "simulation_id"), (Logfiles, "simulation_id"),
+                         (Page, "estimator__simulation_id")):  # fmt: skip
+        for pk, size in model.objects.filter(**{f"{owner}__in": sizes}).values_list(owner, Length("compressed_data")):
+            sizes[pk] += size or 0
+    return sizes
+
+
+def _kept(user) -> int:
+    return sum(SimulationCount.objects.filter(user=user).values_list("stored_bytes", flat=True))
+
+
+def test_the_stored_bytes_follow_every_write_and_delete_of_a_users_payloads(submit, user, other_user):
+    made = [submit()[0] for _ in range(5)]
+    theirs, _ = submit(owner=other_user)
+    for simulation in [*made, theirs]:
+        results_store(simulation=simulation, estimators=[result_estimator(pages=3)])
+    results_store(simulation=made[0], estimators=[result_estimator(pages=4, bins=500)])  # pages replaced, one added
+    logfiles_store(simulation=made[1], logfiles={"run.log": "x" * 5000})
+    stale = Simulation.objects.get(pk=made[1].pk)
+    logfiles_store(simulation=made[1], logfiles={"run.log": "y" * 9000, "more.log": "z"})
+    stale.title = "renamed"
+    stale.save()  # a loaded row saved again keeps the figure the database keeps
+    simulation_cancel(simulation=made[2])
+    Page.objects.filter(estimator__simulation=made[3], page_number=0).delete()
+    simulation_delete(simulation=made[2])
+    Simulation.objects.filter(pk=made[4].pk).delete()
+    left = [made[0], made[1], made[3]]
+
+    kept = dict(Simulation.objects.filter(user=user).values_list("pk", "stored_bytes"))
+
+    assert kept == _stored_now(left)
+    assert _kept(user) == sum(kept.values()) == selectors.user_usage(user_id=user.pk)["stored_bytes"]
+    assert kept[made[0].pk] > kept[made[3].pk] > 0
+    assert _kept(other_user) == _stored_now([theirs])[theirs.pk]
