@@ -10,12 +10,17 @@ from django.db import migrations
 COUNTS = import_module("simulations.migrations.0004_simulation_counts_kept_by_triggers")
 COUNT = COUNTS.COUNT
 
+_DELTAS = (
+    "SELECT user_id, job_state, SUM(n) AS n FROM (SELECT user_id, job_state, 1 AS n FROM new_rows UNION ALL "
+    "SELECT user_id, job_state, -1 FROM old_rows) AS r GROUP BY user_id, job_state HAVING SUM(n) {sign} 0 "
+    "ORDER BY user_id, job_state"
+)
+# As in 0004, the groups that lose simulations are updated first, and only those that gain one insert a row.
 LINEAR = f"""CREATE OR REPLACE FUNCTION simulations_count_updated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO {COUNT} (user_id, job_state, count)
-    SELECT user_id, job_state, SUM(n) FROM (
-        SELECT user_id, job_state, 1 AS n FROM new_rows UNION ALL SELECT user_id, job_state, -1 FROM old_rows
-    ) AS r GROUP BY user_id, job_state HAVING SUM(n) <> 0 ORDER BY user_id, job_state
+    UPDATE {COUNT} c SET count = c.count + d.n FROM ({_DELTAS.format(sign="<")}) AS d
+    WHERE c.user_id = d.user_id AND c.job_state = d.job_state;
+    INSERT INTO {COUNT} (user_id, job_state, count) {_DELTAS.format(sign=">")}
     ON CONFLICT (user_id, job_state) DO UPDATE SET count = {COUNT}.count + EXCLUDED.count;
     RETURN NULL;
 END $$"""

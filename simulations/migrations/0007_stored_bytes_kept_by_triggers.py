@@ -30,19 +30,39 @@ EVENTS = {"INSERT": "NEW TABLE AS new_rows", "DELETE": "OLD TABLE AS old_rows",
           "UPDATE": "OLD TABLE AS old_rows NEW TABLE AS new_rows"}  # fmt: skip
 
 # PostgreSQL: statement-level triggers over the transition tables. Each adds up signed deltas (new rows +, old
-# rows -) by group, so one statement of any size writes each count row or simulation row once.
+# rows -) by group, so one statement of any size writes each count row or simulation row once. Groups that lose
+# simulations or only change bytes are updated first (0004's order: a move locks the group it leaves, then the one
+# it enters); only groups that gain simulations may insert a count row, so the bytes of a simulation that goes with
+# its user (whose count rows are already gone) write nothing.
 _NEW = "SELECT user_id, job_state, 1 AS n, stored_bytes AS b FROM new_rows"
 _OLD = "SELECT user_id, job_state, -1 AS n, -stored_bytes AS b FROM old_rows"
+_DELTAS = (
+    "SELECT user_id, job_state, SUM(n) AS n, SUM(b) AS b FROM ({rows}) AS r GROUP BY user_id, job_state "
+    "HAVING {having} ORDER BY user_id, job_state"
+)
 
 
-def _count_function(name: str, rows: str) -> str:
+def _count_statements(rows: str, *, removes: bool, adds: bool) -> str:
+    statements = []
+    if removes:
+        deltas = _DELTAS.format(rows=rows, having="SUM(n) < 0 OR (SUM(n) = 0 AND SUM(b) <> 0)")
+        statements.append(
+            f"UPDATE {COUNT} c SET count = c.count + d.n, stored_bytes = c.stored_bytes + d.b FROM ({deltas}) AS d "
+            "WHERE c.user_id = d.user_id AND c.job_state = d.job_state"
+        )
+    if adds:
+        statements.append(
+            f"INSERT INTO {COUNT} (user_id, job_state, count, stored_bytes) "
+            f"{_DELTAS.format(rows=rows, having='SUM(n) > 0')} ON CONFLICT (user_id, job_state) DO UPDATE "
+            f"SET count = {COUNT}.count + EXCLUDED.count, stored_bytes = {COUNT}.stored_bytes + EXCLUDED.stored_bytes"
+        )
+    return ";\n    ".join(statements)
+
+
+def _count_function(name: str, body: str) -> str:
     return f"""CREATE OR REPLACE FUNCTION simulations_count_{name}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO {COUNT} (user_id, job_state, count, stored_bytes)
-    SELECT user_id, job_state, SUM(n), SUM(b) FROM ({rows}) AS r GROUP BY user_id, job_state
-    HAVING SUM(n) <> 0 OR SUM(b) <> 0 ORDER BY user_id, job_state
-    ON CONFLICT (user_id, job_state) DO UPDATE
-    SET count = {COUNT}.count + EXCLUDED.count, stored_bytes = {COUNT}.stored_bytes + EXCLUDED.stored_bytes;
+    {body};
     RETURN NULL;
 END $$"""
 
@@ -68,9 +88,9 @@ END $$"""
 
 
 POSTGRESQL = [
-    _count_function("inserted", _NEW),
-    _count_function("deleted", _OLD),
-    _count_function("updated", f"{_NEW} UNION ALL {_OLD}"),
+    _count_function("inserted", _count_statements(_NEW, removes=False, adds=True)),
+    _count_function("deleted", _count_statements(_OLD, removes=True, adds=False)),
+    _count_function("updated", _count_statements(f"{_NEW} UNION ALL {_OLD}", removes=True, adds=True)),
     *(_bytes_function(table) for table in PAYLOADS),
     *(
         f"CREATE TRIGGER {table}_bytes_{event.lower()} AFTER {event} ON {table} REFERENCING {tables} "
@@ -96,7 +116,11 @@ _REMOVE = (
     f"UPDATE {COUNT} SET count = count - 1, stored_bytes = stored_bytes - OLD.stored_bytes "
     "WHERE user_id = OLD.user_id AND job_state = OLD.job_state"
 )
-_CHANGED = " OR ".join(f"OLD.{column} IS NOT NEW.{column}" for column in ("job_state", "user_id", "stored_bytes"))
+_MOVED = "OLD.job_state IS NOT NEW.job_state OR OLD.user_id IS NOT NEW.user_id"
+_BYTES = (
+    f"UPDATE {COUNT} SET stored_bytes = stored_bytes + NEW.stored_bytes - OLD.stored_bytes "
+    "WHERE user_id = NEW.user_id AND job_state = NEW.job_state"
+)
 
 
 def _sqlite_bytes(table: str, row: str, sign: str) -> str:
@@ -109,13 +133,20 @@ def _sqlite_bytes(table: str, row: str, sign: str) -> str:
     )
 
 
-SIMULATION_TRIGGERS = ("simulations_count_insert", "simulations_count_delete", "simulations_count_update")
+SIMULATION_TRIGGERS = (
+    "simulations_count_insert",
+    "simulations_count_delete",
+    "simulations_count_update",
+    "simulations_count_bytes",
+)
 SQLITE = [
     *(f"DROP TRIGGER IF EXISTS {name}" for name in SIMULATION_TRIGGERS),
     f"CREATE TRIGGER simulations_count_insert AFTER INSERT ON {SIMULATION} BEGIN {_ADD}; END",
     f"CREATE TRIGGER simulations_count_delete AFTER DELETE ON {SIMULATION} BEGIN {_REMOVE}; END",
     f"CREATE TRIGGER simulations_count_update AFTER UPDATE OF job_state, user_id, stored_bytes ON {SIMULATION} "
-    f"WHEN {_CHANGED} BEGIN {_REMOVE}; {_ADD}; END",
+    f"WHEN {_MOVED} BEGIN {_REMOVE}; {_ADD}; END",
+    f"CREATE TRIGGER simulations_count_bytes AFTER UPDATE OF stored_bytes ON {SIMULATION} "
+    f"WHEN NOT ({_MOVED}) AND OLD.stored_bytes IS NOT NEW.stored_bytes BEGIN {_BYTES}; END",
     *(
         statement
         for table in PAYLOADS
