@@ -23,14 +23,11 @@ from .updates import TaskUpdate, simulation_apply_update, task_apply_update
 logger = logging.getLogger(__name__)
 
 
-def simulation_dispatch(*, simulation_id: int, update_key: str) -> None:
+def simulation_dispatch(*, simulation: Simulation, update_key: str) -> None:
     """Hands a freshly submitted job to its platform (after the submit commits). If the platform does not
     take it, its tasks are FAILED at once with the reason in dispatch.log, rather than left PENDING forever."""
-    simulation = Simulation.objects.non_polymorphic().filter(pk=simulation_id).first()
-    if simulation is None:
-        return
     try:
-        backend_for(simulation.platform).dispatch(simulation_id=simulation_id, update_key=update_key)
+        backend_for(simulation.platform).dispatch(simulation_id=simulation.pk, update_key=update_key)
     except DispatchFailed as exc:
         logger.error("dispatch of simulation %s failed: %s", simulation.job_id, exc)
         logfiles_store(simulation=simulation, logfiles={"dispatch.log": f"{exc}\n"})

@@ -16,7 +16,7 @@ from ..choices import InputType, JobState, Platform
 from ..execution import backend_for
 from ..models import PLATFORM_CLASSES, Input, Simulation
 from ..simulators import SIMULATORS, get_simulator
-from .keys import update_key_issue
+from .keys import update_key_new
 from .lifecycle import simulation_dispatch
 
 
@@ -84,6 +84,7 @@ def simulation_submit(
     ntasks = min(max(int(ntasks), 1), prepared.primaries)
     per_task = prepared.primaries // ntasks
     simulation_class, task_class = PLATFORM_CLASSES[platform]
+    key, key_hash = update_key_new()
     simulation = simulation_class(
         job_id=job_id_new(platform),
         user=user,
@@ -91,10 +92,11 @@ def simulation_submit(
         sim_type=sim_type,
         input_type=input_type,
         job_state=JobState.PENDING,
+        update_key_hash=key_hash,
     )
     if cluster is not None and hasattr(simulation_class, "cluster"):
         simulation.cluster = cluster
-    simulation.save()
+    simulation.save()  # start_time (a database default) comes back in the INSERT's RETURNING
     first = task_class.FIRST_ORDINAL
     bulk_create_polymorphic(
         task_class,
@@ -116,7 +118,5 @@ def simulation_submit(
     inp = Input(simulation=simulation)
     inp.data = payload
     inp.save()
-    key = update_key_issue(simulation=simulation)
-    simulation.refresh_from_db(fields=["start_time"])
-    transaction.on_commit(lambda: simulation_dispatch(simulation_id=simulation.pk, update_key=key))
+    transaction.on_commit(lambda: simulation_dispatch(simulation=simulation, update_key=key))
     return simulation, key
