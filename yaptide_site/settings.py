@@ -103,6 +103,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "transaction_mode": "IMMEDIATE",
         }
     )
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
+    "DATABASE_PREPARED_STATEMENTS", default=True
+):
+    # Parameters bound by the server, and psycopg prepares a statement on its 5th use on a connection, so
+    # PostgreSQL parses and plans a task update or a list query once per connection, not on every request.
+    # Set DATABASE_PREPARED_STATEMENTS=0 behind a pooler in transaction mode (PgBouncer without
+    # max_prepared_statements), which cannot keep a connection's prepared statements.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

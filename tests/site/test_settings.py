@@ -6,6 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from django.db import connection
+
+from accounts.models import User
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
@@ -48,3 +53,28 @@ def test_deploy_check_is_clean_behind_a_tls_proxy_and_on_plain_http(tmp_path):
     for scheme in ("https", "http"):
         result = manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", PUBLIC_SCHEME=scheme, **secrets)
         assert result.returncode == 0 and "no issues" in result.stdout, (scheme, result.stderr)
+
+
+@pytest.mark.integration
+def test_a_repeated_statement_is_prepared_once_per_postgresql_connection(db):
+    assert connection.vendor == "postgresql"
+    for _ in range(6):  # psycopg prepares a statement on its 5th use
+        User.objects.filter(username="nobody").exists()
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+
+    assert any("accounts_user" in statement and "username" in statement for statement in prepared), prepared
+
+
+def test_prepared_statements_can_be_switched_off_for_a_pooler_in_transaction_mode(tmp_path):
+    show = "from django.conf import settings as s; print(sorted(s.DATABASES['default'].get('OPTIONS', {})))"
+    url = "postgres://postgres@127.0.0.1:5432/yaptide"
+
+    on = manage(tmp_path, "shell", "-c", show, DJANGO_DEBUG="1", DATABASE_URL=url)
+    off = manage(tmp_path, "shell", "-c", show, DJANGO_DEBUG="1", DATABASE_URL=url, DATABASE_PREPARED_STATEMENTS="0")
+
+    assert on.returncode == 0 and off.returncode == 0, (on.stderr, off.stderr)
+    assert on.stdout.splitlines()[-1] == "['prepare_threshold', 'server_side_binding']"
+    assert off.stdout.splitlines()[-1] == "[]"
