@@ -10,6 +10,8 @@ from celery.signals import task_postrun, task_prerun
 from django.conf import settings
 from django.db import close_old_connections
 
+from .connections import connections_mark_used, connections_skip_recent_checks
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yaptide_site.settings")
 
 from . import codecs, heartbeat  # noqa: E402,F401 - register the serializer, connect the worker signals
@@ -28,10 +30,18 @@ def _embedded_broker_folder(sender, **kwargs) -> None:
 
 
 @task_prerun.connect
-@task_postrun.connect
-def _close_old_connections(task=None, **kwargs) -> None:
-    """Around every task, the connections that CONN_MAX_AGE or an error has made obsolete are closed, the others
-    kept (CELERY_DB_REUSE_MAX stops Celery from closing them all); CONN_HEALTH_CHECKS tests a kept one before its
-    next query. Eager tasks run inside the caller's transaction and are left alone."""
+def _before_task(task=None, **kwargs) -> None:
+    """Before and after every task, the connections that CONN_MAX_AGE or an error has made obsolete are closed, the
+    others kept (CELERY_DB_REUSE_MAX stops Celery from closing them all); CONN_HEALTH_CHECKS tests a kept one before
+    its next query once it sat idle (yaptide_site.connections). Eager tasks run inside the caller's transaction and
+    are left alone."""
     if task is not None and not task.request.is_eager:
         close_old_connections()
+        connections_skip_recent_checks()
+
+
+@task_postrun.connect
+def _after_task(task=None, **kwargs) -> None:
+    if task is not None and not task.request.is_eager:
+        close_old_connections()
+        connections_mark_used()
