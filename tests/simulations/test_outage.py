@@ -3,6 +3,7 @@ every completed task's results. The database is a PostgreSQL server of the test'
 
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -11,6 +12,7 @@ import requests
 from tests.factories import editor_project
 from tests.outage import PrivatePostgres, WebServer, Worker, project_env
 from tests.workers import ROOT, wait_for
+from yaptide_site.connections import HEALTH_CHECK_AFTER_IDLE_SECONDS
 
 pytestmark = pytest.mark.integration
 FINAL = {"COMPLETED", "FAILED", "CANCELED"}
@@ -120,3 +122,17 @@ def test_an_outage_when_tasks_finish_keeps_their_results_until_the_database_is_b
     job_id = outage_while_two_tasks_run(stack, seconds=3, sign=b"storing its result in", signs=2)
     _, web, session, _ = stack
     assert_completed_with_results(web, session, job_id)
+
+
+def test_a_web_server_that_sat_idle_answers_its_first_requests_after_a_database_restart(stack):
+    database, web, session, _ = stack
+    assert session.get(f"{web.base}/api/simulations/").status_code == 200  # it keeps that connection
+    last_request = time.monotonic()
+    database.stop()
+    database.start()
+    # The scenario: kept connections idle for longer than the threshold after which they are checked again.
+    time.sleep(max(0.0, HEALTH_CHECK_AFTER_IDLE_SECONDS + 0.1 - (time.monotonic() - last_request)))
+
+    statuses = [session.get(f"{web.base}/api/simulations/").status_code for _ in range(3)]
+
+    assert statuses == [200] * 3
