@@ -1,4 +1,5 @@
-"""Request ids in responses and log lines, and the security headers every response carries."""
+"""Request ids in responses and log lines, the security headers every response carries, health checks of kept
+database connections only after they sat idle, and the message storage built only when a view uses it."""
 
 import contextvars
 import logging
