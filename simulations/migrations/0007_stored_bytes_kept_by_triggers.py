@@ -176,30 +176,20 @@ BACKFILL = (
 )
 
 
-def create_triggers(apps, schema_editor):
-    postgresql = schema_editor.connection.vendor == "postgresql"
-    for statement in [*(POSTGRESQL if postgresql else SQLITE), BACKFILL]:
-        schema_editor.execute(statement, params=None)
-
-
-def drop_triggers(apps, schema_editor):
-    postgresql = schema_editor.connection.vendor == "postgresql"
-    for statement in POSTGRESQL_REVERSE if postgresql else SQLITE_REVERSE:
-        schema_editor.execute(statement, params=None)
-
-
-def restore_sqlite_count_triggers(apps, schema_editor):
-    """After stored_bytes is dropped again (SQLite rebuilt the table without triggers): 0004's triggers."""
-    if schema_editor.connection.vendor == "sqlite":
-        for statement in COUNTS.SQLITE:
+def _execute(postgresql: list[str], sqlite: list[str]):
+    def run(apps, schema_editor):
+        for statement in postgresql if schema_editor.connection.vendor == "postgresql" else sqlite:
             schema_editor.execute(statement, params=None)
+
+    return run
 
 
 class Migration(migrations.Migration):
     dependencies = [("simulations", "0006_count_update_trigger_linear")]
 
     operations = [
-        migrations.RunPython(migrations.RunPython.noop, restore_sqlite_count_triggers),
+        # Undone last: SQLite rebuilt the simulation table without stored_bytes, and without triggers.
+        migrations.RunPython(migrations.RunPython.noop, _execute([], COUNTS.SQLITE)),
         migrations.AddField(
             model_name="simulation",
             name="stored_bytes",
@@ -214,5 +204,7 @@ class Migration(migrations.Migration):
             name="stored_bytes",
             field=models.BigIntegerField(db_default=0, help_text="The stored_bytes of these simulations, summed."),
         ),
-        migrations.RunPython(create_triggers, drop_triggers),
+        migrations.RunPython(
+            _execute([*POSTGRESQL, BACKFILL], [*SQLITE, BACKFILL]), _execute(POSTGRESQL_REVERSE, SQLITE_REVERSE)
+        ),
     ]
