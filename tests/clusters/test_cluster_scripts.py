@@ -59,12 +59,12 @@ def https_server(tmp_path):
     server.server_close()
 
 
-def test_the_reporter_refuses_a_backend_whose_certificate_it_cannot_verify(https_server, tmp_path, capsys):
+def test_the_reporter_refuses_a_backend_whose_certificate_it_cannot_verify(https_server, tmp_path, capsys, monkeypatch):
     url, received = https_server
     (tmp_path / "config.json").write_text(json.dumps({"job_id": "j", "url": url}))
     (tmp_path / "update_key").write_text("key\n")
     module = reporter()
-    module.time.sleep = lambda _seconds: None
+    monkeypatch.setattr(module.time, "sleep", lambda _seconds: None)  # the time module itself: undone after
 
     assert module.Backend(str(tmp_path)).post("tasks/1/", {"task_state": "RUNNING"}) is False
 

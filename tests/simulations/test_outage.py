@@ -133,6 +133,6 @@ def test_a_web_server_that_sat_idle_answers_its_first_requests_after_a_database_
     # The scenario: kept connections idle for longer than the threshold after which they are checked again.
     time.sleep(max(0.0, HEALTH_CHECK_AFTER_IDLE_SECONDS + 0.1 - (time.monotonic() - last_request)))
 
-    statuses = [session.get(f"{web.base}/api/simulations/").status_code for _ in range(3)]
+    responses = [session.get(f"{web.base}/api/simulations/") for _ in range(3)]
 
-    assert statuses == [200] * 3
+    assert [r.status_code for r in responses] == [200] * 3, [r.text[:300] for r in responses]
