@@ -25,14 +25,8 @@ _UNFINISHED = ("UNKNOWN", "PENDING", "RUNNING")  # the task states before a term
 
 WORKER_FIELDS = ("id", "job_id", "platform", "input_type", "job_state", "update_key_hash")
 OWNER_FIELDS = ("id", "job_id", "platform", "input_type", "job_state", "results_version")
-RUN_FIELDS = (
-    "id",
-    "job_id",
-    "platform",
-    "input_type",
-    "sim_type",
-    "job_state",
-)  # the model's field order, as to_model wants
+# In the model's field order, as to_model wants.
+RUN_FIELDS = ("id", "job_id", "platform", "input_type", "sim_type", "job_state")
 _WORKER_SQL = f"SELECT {', '.join(WORKER_FIELDS)} FROM {_SIMULATION} WHERE job_id = %s"
 _RUN_SQL = (
     f"SELECT {', '.join(f's.{name}' for name in RUN_FIELDS)}, i.compressed_data FROM {_SIMULATION} s "

@@ -10,11 +10,10 @@ from celery.signals import task_postrun, task_prerun
 from django.conf import settings
 from django.db import close_old_connections
 
-from .connections import connections_mark_used, connections_skip_recent_checks
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yaptide_site.settings")
 
 from . import codecs, heartbeat  # noqa: E402,F401 - register the serializer, connect the worker signals
+from .connections import connections_mark_used, connections_skip_recent_checks  # noqa: E402
 
 app = Celery("yaptide_site")
 app.config_from_object("django.conf:settings", namespace="CELERY")

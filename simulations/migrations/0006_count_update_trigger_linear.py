@@ -27,10 +27,12 @@ END $$"""
 QUADRATIC = COUNTS.POSTGRESQL[2].replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
 
 
-def _replace(body: str):
+def execute_on(postgresql: list[str], sqlite: list[str]):
+    """A RunPython function running these statements on PostgreSQL, or those on SQLite."""
+
     def run(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(body, params=None)
+        for statement in postgresql if schema_editor.connection.vendor == "postgresql" else sqlite:
+            schema_editor.execute(statement, params=None)
 
     return run
 
@@ -38,4 +40,4 @@ def _replace(body: str):
 class Migration(migrations.Migration):
     dependencies = [("simulations", "0005_task_simulation_state_index")]
 
-    operations = [migrations.RunPython(_replace(LINEAR), _replace(QUADRATIC))]
+    operations = [migrations.RunPython(execute_on([LINEAR], []), execute_on([QUADRATIC], []))]

@@ -16,15 +16,16 @@ from importlib import import_module
 from django.db import migrations, models
 
 COUNTS = import_module("simulations.migrations.0004_simulation_counts_kept_by_triggers")
-LINEAR = import_module("simulations.migrations.0006_count_update_trigger_linear").LINEAR
+LINEAR_COUNTS = import_module("simulations.migrations.0006_count_update_trigger_linear")
+LINEAR, execute_on = LINEAR_COUNTS.LINEAR, LINEAR_COUNTS.execute_on
 SIMULATION, COUNT = COUNTS.SIMULATION, COUNTS.COUNT
 ESTIMATOR = "simulations_estimator"
-# table: (the simulation id of a row t, the join that finds it)
+# table: the simulation id of one of its rows {row} (the same expression on PostgreSQL and SQLite)
 PAYLOADS = {
-    "simulations_input": ("t.simulation_id", ""),
-    "simulations_estimator": ("t.simulation_id", ""),
-    "simulations_page": ("e.simulation_id", f" JOIN {ESTIMATOR} e ON e.id = t.estimator_id"),
-    "simulations_logfiles": ("t.simulation_id", ""),
+    "simulations_input": "{row}.simulation_id",
+    "simulations_estimator": "{row}.simulation_id",
+    "simulations_page": f"(SELECT simulation_id FROM {ESTIMATOR} WHERE id = {{row}}.estimator_id)",
+    "simulations_logfiles": "{row}.simulation_id",
 }
 EVENTS = {"INSERT": "NEW TABLE AS new_rows", "DELETE": "OLD TABLE AS old_rows",
           "UPDATE": "OLD TABLE AS old_rows NEW TABLE AS new_rows"}  # fmt: skip
@@ -68,10 +69,10 @@ END $$"""
 
 
 def _bytes_function(table: str) -> str:
-    owner, join = PAYLOADS[table]
+    owner = PAYLOADS[table].format(row="t")
     size = "COALESCE(octet_length(t.compressed_data), 0)"
-    new = f"SELECT {owner} AS simulation_id, {size} AS b FROM new_rows t{join}"
-    old = f"SELECT {owner} AS simulation_id, -{size} AS b FROM old_rows t{join}"
+    new = f"SELECT {owner} AS simulation_id, {size} AS b FROM new_rows t"
+    old = f"SELECT {owner} AS simulation_id, -{size} AS b FROM old_rows t"
     add = (
         f"UPDATE {SIMULATION} s SET stored_bytes = s.stored_bytes + d.b FROM (SELECT simulation_id, SUM(b) AS b "
         "FROM ({rows}) AS r GROUP BY simulation_id HAVING SUM(b) <> 0 ORDER BY simulation_id) AS d "
@@ -124,12 +125,9 @@ _BYTES = (
 
 
 def _sqlite_bytes(table: str, row: str, sign: str) -> str:
-    owner = f"{row}.simulation_id"
-    if table == "simulations_page":
-        owner = f"(SELECT simulation_id FROM {ESTIMATOR} WHERE id = {row}.estimator_id)"
     return (
         f"UPDATE {SIMULATION} SET stored_bytes = stored_bytes {sign} COALESCE(length({row}.compressed_data), 0) "
-        f"WHERE id = {owner}"
+        f"WHERE id = {PAYLOADS[table].format(row=row)}"
     )
 
 
@@ -167,8 +165,8 @@ SQLITE_REVERSE = [
 
 # Existing payloads counted once; the simulation update trigger carries the figures into the counts.
 _SIZES = " UNION ALL ".join(
-    f"SELECT {owner} AS simulation_id, COALESCE(LENGTH(t.compressed_data), 0) AS b FROM {table} t{join}"
-    for table, (owner, join) in PAYLOADS.items()
+    f"SELECT {owner.format(row='t')} AS simulation_id, COALESCE(LENGTH(t.compressed_data), 0) AS b FROM {table} t"
+    for table, owner in PAYLOADS.items()
 )
 BACKFILL = (
     f"UPDATE {SIMULATION} SET stored_bytes = d.b FROM (SELECT simulation_id, SUM(b) AS b FROM ({_SIZES}) AS r "
@@ -176,20 +174,12 @@ BACKFILL = (
 )
 
 
-def _execute(postgresql: list[str], sqlite: list[str]):
-    def run(apps, schema_editor):
-        for statement in postgresql if schema_editor.connection.vendor == "postgresql" else sqlite:
-            schema_editor.execute(statement, params=None)
-
-    return run
-
-
 class Migration(migrations.Migration):
     dependencies = [("simulations", "0006_count_update_trigger_linear")]
 
     operations = [
         # Undone last: SQLite rebuilt the simulation table without stored_bytes, and without triggers.
-        migrations.RunPython(migrations.RunPython.noop, _execute([], COUNTS.SQLITE)),
+        migrations.RunPython(migrations.RunPython.noop, execute_on([], COUNTS.SQLITE)),
         migrations.AddField(
             model_name="simulation",
             name="stored_bytes",
@@ -205,6 +195,6 @@ class Migration(migrations.Migration):
             field=models.BigIntegerField(db_default=0, help_text="The stored_bytes of these simulations, summed."),
         ),
         migrations.RunPython(
-            _execute([*POSTGRESQL, BACKFILL], [*SQLITE, BACKFILL]), _execute(POSTGRESQL_REVERSE, SQLITE_REVERSE)
+            execute_on([*POSTGRESQL, BACKFILL], [*SQLITE, BACKFILL]), execute_on(POSTGRESQL_REVERSE, SQLITE_REVERSE)
         ),
     ]
